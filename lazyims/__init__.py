@@ -1,0 +1,40 @@
+"""lazyims: HEXRD image series as lazy, chunked dask arrays.
+
+Open a scan with :func:`open`, process it lazily, and write it with
+:func:`write`; nothing is read until a result is computed.
+"""
+
+from ._version import __version__
+from .api import open, write
+from .errors import (
+    FileContentError,
+    FormatError,
+    FrameIndexError,
+    LazyImsError,
+    MetadataError,
+    MissingFileError,
+    OmegaError,
+    OptionError,
+    ProcessingError,
+    WriteError,
+)
+from .formats import names as available_formats
+from .series import ImageSeries
+
+__all__ = [
+    "FileContentError",
+    "FormatError",
+    "FrameIndexError",
+    "ImageSeries",
+    "LazyImsError",
+    "MetadataError",
+    "MissingFileError",
+    "OmegaError",
+    "OptionError",
+    "ProcessingError",
+    "WriteError",
+    "__version__",
+    "available_formats",
+    "open",
+    "write",
+]

@@ -1,0 +1,88 @@
+"""Computing a series block by block and handing the blocks to a writer in frame order.
+
+Writers use :func:`stream_blocks` so that only a few blocks are in memory at once,
+never the whole scan, whatever the scheduler: on dask's local threaded scheduler
+the blocks are computed in one graph (shared work such as a dark image is done
+once) and passed to the writer as they finish; on a dask.distributed client they
+are computed on the workers and gathered one by one.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.base import get_scheduler
+
+Consumer = Callable[[int, Any], None]
+
+# Sinks of the running local computations, by token: graphs hold only the token.
+_SINKS: dict[str, _OrderedSink] = {}
+
+
+class _OrderedSink:
+    """Passes blocks to ``consume`` in frame order, holding early arrivals."""
+
+    def __init__(self, consume: Consumer, starts: list[int]):
+        self._consume = consume
+        self._order = starts
+        self._next = 0
+        self._waiting: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def put(self, start: int, block: Any) -> None:
+        with self._lock:
+            self._waiting[start] = block
+            while self._next < len(self._order) and self._order[self._next] in self._waiting:
+                s = self._order[self._next]
+                self._consume(s, self._waiting.pop(s))
+                self._next += 1
+
+
+def _deliver(block: Any, start: int, token: str) -> None:
+    _SINKS[token].put(start, block)
+
+
+def _distributed_client(array: da.Array) -> Any:
+    scheduler = get_scheduler(collections=[array])
+    owner = getattr(scheduler, "__self__", None)
+    if owner is not None and type(owner).__name__ == "Client":
+        return owner
+    return None
+
+
+def stream_blocks(array: da.Array, consume: Consumer) -> None:
+    """Compute ``array`` one frame-block at a time; call ``consume(first_frame, block)``.
+
+    Blocks span whole frames and arrive in frame order. ``consume`` runs in this
+    process, so it may write to a local file.
+    """
+    array = array.rechunk({1: -1, 2: -1})
+    starts = [int(s) for s in np.cumsum((0,) + array.chunks[0][:-1])]
+    blocks = array.to_delayed().ravel().tolist()
+    sink = _OrderedSink(consume, starts)
+    client = _distributed_client(array)
+    if client is not None:
+        from distributed import as_completed
+
+        futures = client.compute(blocks)
+        start_of = {f.key: s for f, s in zip(futures, starts)}
+        pending = as_completed(futures)
+        del futures  # let each block go from the cluster once it is written
+        for future in pending:
+            sink.put(start_of[future.key], future.result())
+            future.release()
+        return
+    token = uuid.uuid4().hex
+    _SINKS[token] = sink
+    try:
+        tasks = [dask.delayed(_deliver)(b, s, token) for b, s in zip(blocks, starts)]
+        scheduler = "threads" if get_scheduler(collections=[array]) is not dask.get else "sync"
+        dask.compute(*tasks, scheduler=scheduler)
+    finally:
+        del _SINKS[token]

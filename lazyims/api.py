@@ -1,0 +1,77 @@
+"""``lazyims.open`` and ``lazyims.write``: the entry points that dispatch on format names."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+from . import formats
+from .errors import FormatError, OptionError
+from .series import ImageSeries
+
+
+def _check_options(func: Any, fmt: str, args: tuple, options: dict[str, Any]) -> None:
+    try:
+        inspect.signature(func).bind(*args, **options)
+    except TypeError as exc:
+        params = [
+            p.name
+            for p in list(inspect.signature(func).parameters.values())[len(args) :]
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        raise OptionError(f"{exc} (format {fmt!r} takes: {', '.join(params) or 'no options'})") from None
+
+
+def open(source: Any, format: str | None = None, **options: Any) -> ImageSeries:  # noqa: A001
+    """Open an image series lazily: only headers and metadata are read.
+
+    Parameters
+    ----------
+    source
+        A path (file or folder), YAML text, a numpy or dask array, or a callable
+        ``frame(i)`` (with ``nframes=``).
+    format
+        The format's name (``hdf5``, ``frame-cache``, ``image-files``,
+        ``raw-image``, ``zarr``, ``array``, ``function``); found from the file's
+        name and content when not given.
+    **options
+        The format's options, for example ``path="imageseries"`` for ``hdf5``.
+
+    Returns
+    -------
+    ImageSeries
+        The frames as a chunked dask array with the metadata.
+
+    Examples
+    --------
+    >>> ims = lazyims.open("scan.h5", path="imageseries")  # doctest: +SKIP
+    >>> ims.max().compute()  # doctest: +SKIP
+    """
+    fmt = formats.detect(source) if format is None else formats.get(format)
+    _check_options(fmt.open, fmt.name, (source,), options)
+    return fmt.open(source, **options)
+
+
+def write(series: ImageSeries, path: str | os.PathLike, format: str, **options: Any) -> None:  # noqa: A002
+    """Write ``series`` to ``path`` in ``format``, block by block.
+
+    Parameters
+    ----------
+    series
+        What to write (an ImageSeries, or an array, which is wrapped first).
+    path
+        The file to create. It appears only when complete; an existing file of
+        that name is replaced then, and left intact if writing fails.
+    format
+        ``hdf5``, ``frame-cache`` or ``zarr``.
+    **options
+        The format's options, with HEXRD's names and defaults.
+    """
+    fmt = formats.get(format)
+    if fmt.write is None:
+        raise FormatError(f"format {fmt.name!r} can be read but not written")
+    if not isinstance(series, ImageSeries):
+        series = open(series)
+    _check_options(fmt.write, fmt.name, (series, path), options)
+    fmt.write(series, path, **options)

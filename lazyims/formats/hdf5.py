@@ -1,0 +1,221 @@
+"""The ``hdf5`` format: frames in one HDF5 dataset, metadata in its group's attributes.
+
+Layout (HEXRD's): group ``path`` holds dataset ``dataname`` (default ``images``) of
+shape (nframes, rows, cols), chunked (1, chunk_rows, cols); the group's attributes
+are the metadata, text stored as bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .._files import atomic_output
+from .._streaming import stream_blocks
+from ..errors import FileContentError, MetadataError, OptionError
+from ..series import ImageSeries, _todense
+from ._frames import FrameReader, frames_per_chunk_for, lazy_frames
+from ._h5 import missing_filters, open_h5
+from ._registry import Format, register
+
+
+@dataclass(frozen=True)
+class HDF5Frames(FrameReader):
+    """Reads frames of dataset ``dataset`` in HDF5 file ``path``."""
+
+    path: str
+    dataset: str
+    two_d: bool = False
+
+    def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
+        with open_h5(self.path) as f:
+            dset = f[self.dataset]
+            try:
+                if self.two_d:
+                    return dset[rows, cols][np.newaxis]
+                return dset[start:stop, rows, cols]
+            except (OSError, RuntimeError) as exc:
+                raise FileContentError(
+                    f"cannot read frames {start}:{stop} of {self.dataset!r} ({exc})", self.path
+                ) from None
+
+    def files(self) -> tuple[str, ...]:
+        return (self.path,)
+
+
+def _find_group(f: h5py.File, dataname: str) -> str:
+    """The one group holding a dataset ``dataname``, when the user named none."""
+    found: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] == dataname:
+            found.append(name.rpartition("/")[0] or "/")
+
+    f.visititems(visit)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise FileContentError(f"no dataset named {dataname!r} in any group", f.filename)
+    raise FileContentError(
+        f"several groups hold a dataset {dataname!r} ({', '.join(found)}); choose one with path=",
+        f.filename,
+    )
+
+
+def open_hdf5(
+    source: str | os.PathLike,
+    path: str | None = None,
+    dataname: str = "images",
+    frames_per_chunk: int | None = None,
+) -> ImageSeries:
+    """Open an HDF5 image series lazily.
+
+    Parameters
+    ----------
+    source
+        The HDF5 file.
+    path
+        The group holding the frames (HEXRD's ``path``); found automatically when
+        only one group holds a dataset ``dataname``.
+    dataname
+        The dataset's name inside the group.
+    frames_per_chunk
+        Frames per dask chunk; by default a whole number of the file's chunk frames
+        making chunks of about 32 MiB.
+    """
+    fname = os.fspath(source)
+    with open_h5(fname) as f:
+        group_path = path if path is not None else _find_group(f, dataname)
+        group = f.get(group_path)
+        if not isinstance(group, h5py.Group):
+            raise FileContentError(f"no group {group_path!r} in the file", fname)
+        dset = group.get(dataname)
+        if not isinstance(dset, h5py.Dataset):
+            raise FileContentError(f"no dataset {dataname!r} in group {group_path!r}", fname)
+        if dset.ndim not in (2, 3):
+            raise FileContentError(
+                f"dataset {dset.name!r} is {dset.ndim}-D; frames must be 3-D (or 2-D for one frame)",
+                fname,
+            )
+        missing = missing_filters(dset)
+        if missing:
+            raise FileContentError(
+                f"dataset {dset.name!r} needs compression filters that are not available: "
+                f"{', '.join(missing)}",
+                fname,
+            )
+        two_d = dset.ndim == 2
+        nframes = 1 if two_d else dset.shape[0]
+        frame_shape = tuple(dset.shape[-2:])
+        chunk_frames = dset.chunks[0] if (dset.chunks and not two_d) else 1
+        dtype = dset.dtype
+        metadata = dict(group.attrs)
+        dataset_name = dset.name
+    if nframes == 0:
+        raise FileContentError(f"dataset {dataset_name!r} has no frames", fname)
+    if frames_per_chunk is None:
+        frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, chunk_frames)
+    elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
+        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+    reader = HDF5Frames(path=fname, dataset=dataset_name, two_d=two_d)
+    data = lazy_frames(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="hdf5")
+    return ImageSeries(
+        data, metadata, format="hdf5", source=f"{fname}:{dataset_name}", files=(fname,)
+    )
+
+
+def attribute_value(key: str, value: Any) -> Any:
+    """``value`` as HDF5 can store it as an attribute; text becomes bytes (HEXRD's way)."""
+    if isinstance(value, str):
+        return np.bytes_(value.encode("utf-8"))
+    if value is None or isinstance(value, dict):
+        raise MetadataError(f"metadata {key!r} = {value!r} cannot be stored as an HDF5 attribute")
+    array = np.asarray(value)
+    if array.dtype.kind == "U":
+        return np.char.encode(array, "utf-8")
+    if array.dtype.kind not in "biufcS":
+        raise MetadataError(
+            f"metadata {key!r} of type {type(value).__name__} cannot be stored as an HDF5 attribute"
+        )
+    return value
+
+
+def write_hdf5(
+    series: ImageSeries,
+    fname: str | os.PathLike,
+    *,
+    path: str = "imageseries",
+    dataname: str = "images",
+    shuffle: bool = True,
+    gzip: int = 1,
+    chunk_rows: int = 0,
+    compression: Any = None,
+) -> None:
+    """Write ``series`` to a new HDF5 file in HEXRD's layout, chunk by chunk.
+
+    Parameters
+    ----------
+    series
+        The series to write.
+    fname
+        The file to create (an existing file is replaced only once the new one is whole).
+    path
+        The group to put the dataset in.
+    dataname
+        The dataset's name.
+    shuffle
+        Apply the shuffle filter (kept even when ``gzip`` is 0, as HEXRD does).
+    gzip
+        gzip level 0 (off) to 9.
+    chunk_rows
+        Rows per HDF5 chunk; 0, negative or more than the rows mean whole frames.
+    compression
+        An h5py filter mapping (such as ``hdf5plugin.Blosc(cname="zstd")``) used
+        instead of gzip and shuffle.
+    """
+    if not isinstance(gzip, (int, np.integer)) or isinstance(gzip, bool) or not 0 <= gzip <= 9:
+        raise OptionError(f"gzip must be an integer from 0 to 9, not {gzip!r}", fname)
+    if not isinstance(chunk_rows, (int, np.integer)):
+        raise OptionError(f"chunk_rows must be an integer, not {chunk_rows!r}", fname)
+    attrs = {k: attribute_value(k, v) for k, v in series.metadata.items()}
+    rows, cols = series.frame_shape
+    if chunk_rows < 1 or chunk_rows > rows:
+        chunk_rows = rows
+    if compression is not None:
+        filters = dict(compression)
+    else:
+        filters = {"shuffle": bool(shuffle)}
+        if gzip > 0:
+            filters.update(compression="gzip", compression_opts=int(gzip))
+    with atomic_output(fname, series.files) as tmp:
+        with h5py.File(tmp, "w") as f:
+            group = f.require_group(path)
+            dset = group.create_dataset(
+                dataname,
+                shape=series.shape,
+                dtype=series.dtype,
+                chunks=(1, chunk_rows, cols),
+                **filters,
+            )
+            for key, value in attrs.items():
+                group.attrs[key] = value
+
+            def write_block(start: int, block: Any) -> None:
+                dset[start : start + block.shape[0]] = _todense(block)
+
+            stream_blocks(series.data, write_block)
+
+
+register(
+    Format(
+        name="hdf5",
+        open=open_hdf5,
+        write=write_hdf5,
+        extensions=(".h5", ".hdf5", ".hdf", ".nxs"),
+        sniff=lambda p: p.is_file() and h5py.is_hdf5(p),
+    )
+)

@@ -1,0 +1,283 @@
+"""The ImageSeries type: a lazy stack of detector frames and its metadata."""
+
+from __future__ import annotations
+
+import numbers
+import operator
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+
+from . import _metadata
+from .errors import FrameIndexError, LazyImsError
+
+
+def is_sparse_array(array: Any) -> bool:
+    """True when ``array`` (or a dask array's chunks) is a pydata/sparse array."""
+    meta = getattr(array, "_meta", array)
+    return type(meta).__module__.split(".")[0] == "sparse"
+
+
+def _todense(block: Any) -> np.ndarray:
+    return block.todense() if is_sparse_array(block) else np.asarray(block)
+
+
+def _finalize_dense(results: Any, finalize: Any, args: tuple) -> np.ndarray:
+    # compute() of a series always gives numpy, even when the chunks are sparse.
+    return _todense(finalize(results, *args))
+
+
+class ImageSeries:
+    """A lazy series of detector frames, shape (nframes, rows, cols), with metadata.
+
+    An ImageSeries wraps a chunked :class:`dask.array.Array` and a metadata dict.
+    It is immutable: every operation returns a new series. Per-frame metadata
+    (``omega``) follows the frames when the series is indexed.
+
+    Parameters
+    ----------
+    data
+        A 3-D dask array (or anything :func:`dask.array.asarray` takes).
+    metadata
+        The series' metadata; text values stored as bytes are decoded to str.
+    format
+        Name of the format the series was read from, for display.
+    source
+        Where the series was read from (a path, possibly with a dataset), for display.
+    files
+        The files the series reads; writers refuse to overwrite them.
+
+    Examples
+    --------
+    >>> import lazyims, numpy as np
+    >>> ims = lazyims.open(np.zeros((4, 8, 8), np.uint16))
+    >>> len(ims), ims.frame_shape, ims.dtype
+    (4, (8, 8), dtype('uint16'))
+    """
+
+    __slots__ = ("_data", "_metadata", "_format", "_source", "_files")
+
+    def __init__(
+        self,
+        data: Any,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        format: str | None = None,
+        source: str | None = None,
+        files: tuple[str, ...] = (),
+    ):
+        data = data if isinstance(data, da.Array) else da.asarray(data)
+        if data.ndim != 3:
+            raise LazyImsError(
+                f"an image series is 3-D (frames, rows, cols); got {data.ndim}-D data"
+            )
+        self._data = data
+        self._metadata = _metadata.normalize(metadata)
+        self._format = format
+        self._source = source
+        self._files = tuple(os.fspath(f) for f in files)
+
+    # -- what it is ---------------------------------------------------------
+    @property
+    def data(self) -> da.Array:
+        """The frames as a dask array of shape (nframes, rows, cols)."""
+        return self._data
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The metadata dict (a copy: changing it does not change the series)."""
+        return dict(self._metadata)
+
+    @property
+    def format(self) -> str | None:
+        """The name of the format the series was read from."""
+        return self._format
+
+    @property
+    def source(self) -> str | None:
+        """Where the series was read from."""
+        return self._source
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files this series reads from."""
+        return self._files
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(nframes, rows, cols), as dask's shape."""
+        return self._data.shape
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        """(rows, cols) of one frame (HEXRD's ``shape``)."""
+        return self._data.shape[1:]
+
+    @property
+    def nframes(self) -> int:
+        """The number of frames."""
+        return self._data.shape[0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The frames' dtype."""
+        return self._data.dtype
+
+    @property
+    def chunks(self) -> tuple[tuple[int, ...], ...]:
+        """The dask chunks along (frames, rows, cols)."""
+        return self._data.chunks
+
+    @property
+    def is_sparse(self) -> bool:
+        """True when the chunks are pydata/sparse arrays (frame-caches)."""
+        return is_sparse_array(self._data)
+
+    def __len__(self) -> int:
+        return self.nframes
+
+    # -- building new series ------------------------------------------------
+    def _replace(self, data: da.Array | None = None, metadata: Mapping | None = None):
+        """A new series with other data and/or metadata, keeping the rest."""
+        return ImageSeries(
+            self._data if data is None else data,
+            self._metadata if metadata is None else metadata,
+            format=self._format,
+            source=self._source,
+            files=self._files,
+        )
+
+    def with_metadata(self, **updates: Any) -> ImageSeries:
+        """A new series whose metadata has ``updates`` added or replaced."""
+        return self._replace(metadata={**self._metadata, **updates})
+
+    def map_blocks(self, func, *args, **kwargs) -> ImageSeries:
+        """Apply ``func`` to every chunk, as :func:`dask.array.map_blocks`.
+
+        The result must stay 3-D with one entry per frame; the metadata is kept.
+        """
+        result = self._data.map_blocks(func, *args, **kwargs)
+        if result.ndim != 3:
+            raise LazyImsError(
+                f"map_blocks must keep the series 3-D; {func!r} gives {result.ndim}-D chunks"
+            )
+        return self._replace(data=result)
+
+    def dense(self) -> ImageSeries:
+        """The same series with dense numpy chunks (sparse chunks are expanded)."""
+        if not self.is_sparse:
+            return self
+        meta = np.empty((0, 0, 0), dtype=self.dtype)
+        return self._replace(data=self._data.map_blocks(_todense, dtype=self.dtype, meta=meta))
+
+    # -- indexing -----------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        frame_key, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if isinstance(frame_key, numbers.Integral) and not isinstance(frame_key, bool):
+            i = operator.index(frame_key)
+            if not -self.nframes <= i < self.nframes:
+                raise FrameIndexError(f"frame {i} is out of range for {self.nframes} frames")
+            frame = self.dense()._data[(i, *rest)]
+            return frame
+        selection = self._frame_selection(frame_key)
+        data = self._data[(selection, *rest)]
+        if data.ndim != 3:
+            raise FrameIndexError(
+                "index rows and columns with slices to keep a series; "
+                f"{key!r} gives a {data.ndim}-D result"
+            )
+        metadata = _metadata.select_frames(self._metadata, self.nframes, selection)
+        return self._replace(data=data, metadata=metadata)
+
+    def _frame_selection(self, key: Any) -> slice | np.ndarray:
+        if isinstance(key, slice):
+            return key
+        try:
+            sel = np.asarray(key)
+        except Exception as exc:  # noqa: BLE001 - anything numpy cannot read as an index
+            raise FrameIndexError(f"cannot index frames with {key!r}") from exc
+        if sel.dtype == bool:
+            if sel.shape != (self.nframes,):
+                raise FrameIndexError(
+                    f"a boolean frame mask needs {self.nframes} entries, got shape {sel.shape}"
+                )
+            return np.flatnonzero(sel)
+        if sel.ndim != 1 or (sel.size and sel.dtype.kind not in "iu"):
+            raise FrameIndexError(f"frames are selected by integers, got {key!r}")
+        sel = sel.astype(np.intp)
+        bad = (sel < -self.nframes) | (sel >= self.nframes)
+        if bad.any():
+            raise FrameIndexError(
+                f"frames {sel[bad].tolist()} are out of range for {self.nframes} frames"
+            )
+        return np.where(sel < 0, sel + self.nframes, sel)
+
+    def __iter__(self):
+        for i in range(self.nframes):
+            yield self[i]
+
+    # -- computing ----------------------------------------------------------
+    def compute(self, **kwargs: Any) -> np.ndarray:
+        """Compute the frames into one numpy array (dense, even for frame-caches)."""
+        (result,) = dask.compute(self, **kwargs)
+        return result
+
+    def persist(self, **kwargs: Any) -> ImageSeries:
+        """Compute the frames into memory (or the cluster's) and keep them as a series."""
+        (result,) = dask.persist(self, **kwargs)
+        return result
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        array = self.compute()
+        return array if dtype is None else array.astype(dtype)
+
+    # dask's collection protocol, so dask.compute and Client.compute take a series
+    def __dask_graph__(self):
+        return self._data.__dask_graph__()
+
+    def __dask_keys__(self):
+        return self._data.__dask_keys__()
+
+    def __dask_layers__(self):
+        return self._data.__dask_layers__()
+
+    def __dask_tokenize__(self):
+        return ("lazyims.ImageSeries", self._data.name)
+
+    __dask_optimize__ = staticmethod(da.Array.__dask_optimize__)
+    __dask_scheduler__ = staticmethod(da.Array.__dask_scheduler__)
+
+    def __dask_postcompute__(self):
+        finalize, args = self._data.__dask_postcompute__()
+        return _finalize_dense, (finalize, args)
+
+    def __dask_postpersist__(self):
+        rebuild, args = self._data.__dask_postpersist__()
+        return self._rebuild_persisted, (rebuild, args)
+
+    def _rebuild_persisted(self, dsk, rebuild, args, rename=None) -> ImageSeries:
+        return self._replace(data=rebuild(dsk, *args, rename=rename))
+
+    # -- display ------------------------------------------------------------
+    def __repr__(self) -> str:
+        chunks = "x".join(str(c[0]) if c else "0" for c in self.chunks)
+        kind = ", sparse" if self.is_sparse else ""
+        lines = [
+            f"<lazyims.ImageSeries {self.nframes} frames of {self.frame_shape[0]}x"
+            f"{self.frame_shape[1]} {self.dtype}{kind}",
+            f"  format: {self._format or '-'}, source: {self._source or '-'}",
+            f"  chunks: {chunks} ({self._data.npartitions} chunks)",
+            f"  metadata: {sorted(self._metadata) or '-'}>",
+        ]
+        return "\n".join(lines)
+
+    # -- writing --------------------------------------------------------------
+    def write(self, path: str | os.PathLike, format: str, **options: Any) -> None:
+        """Write the series to ``path`` in ``format``; see :func:`lazyims.write`."""
+        from .api import write
+
+        write(self, path, format, **options)
