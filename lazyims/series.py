@@ -50,6 +50,11 @@ class ImageSeries:
         Where the series was read from (a path, possibly with a dataset), for display.
     files
         The files the series reads; writers refuse to overwrite them.
+    origin
+        A ``lazyims.formats._frames.FrameSource`` when ``data`` is exactly what a
+        format's reader gives (``data`` may then be None); it lets operations read
+        less (a rectangle reads only its rows and columns). Dropped by any
+        operation that changes the data.
 
     Examples
     --------
@@ -59,7 +64,7 @@ class ImageSeries:
     (4, (8, 8), dtype('uint16'))
     """
 
-    __slots__ = ("_data", "_metadata", "_format", "_source", "_files")
+    __slots__ = ("_data", "_metadata", "_format", "_source", "_files", "_origin")
 
     def __init__(
         self,
@@ -69,7 +74,10 @@ class ImageSeries:
         format: str | None = None,
         source: str | None = None,
         files: tuple[str, ...] = (),
+        origin: Any = None,
     ):
+        if origin is not None and data is None:
+            data = origin.to_dask()
         data = data if isinstance(data, da.Array) else da.asarray(data)
         if data.ndim != 3:
             raise LazyImsError(
@@ -80,6 +88,7 @@ class ImageSeries:
         self._format = format
         self._source = source
         self._files = tuple(os.fspath(f) for f in files)
+        self._origin = origin
 
     # -- what it is ---------------------------------------------------------
     @property
@@ -106,6 +115,11 @@ class ImageSeries:
     def files(self) -> tuple[str, ...]:
         """The files this series reads from."""
         return self._files
+
+    @property
+    def origin(self) -> Any:
+        """The reader description behind unprocessed data, or None (see the class doc)."""
+        return self._origin
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -142,13 +156,17 @@ class ImageSeries:
 
     # -- building new series ------------------------------------------------
     def _replace(self, data: da.Array | None = None, metadata: Mapping | None = None):
-        """A new series with other data and/or metadata, keeping the rest."""
+        """A new series with other data and/or metadata, keeping the rest.
+
+        New data drops :attr:`origin`, since the data no longer is the reader's.
+        """
         return ImageSeries(
             self._data if data is None else data,
             self._metadata if metadata is None else metadata,
             format=self._format,
             source=self._source,
             files=self._files,
+            origin=self._origin if data is None else None,
         )
 
     def with_metadata(self, **updates: Any) -> ImageSeries:

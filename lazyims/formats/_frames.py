@@ -8,7 +8,7 @@ pickle, so the task graphs built from them run on dask.distributed workers.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dask.array as da
@@ -87,6 +87,53 @@ def lazy_frames(
         meta=meta,
         name=f"{name}-{token}",
     )
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """Everything needed to build a series' dask array from its reader, as plain data.
+
+    A freshly opened series keeps its FrameSource (``ImageSeries.origin``) so that
+    operations such as a rectangle can re-read only part of each frame instead of
+    reading whole frames and cutting them.
+    """
+
+    reader: FrameReader
+    nframes: int
+    frame_shape: tuple[int, int]
+    dtype: Any
+    frames_per_chunk: int
+    sparse: bool = False
+    name: str = "frames"
+    region: tuple[slice, slice] | None = None
+
+    def to_dask(self) -> da.Array:
+        """The dask array of the (region of the) frames."""
+        return lazy_frames(
+            self.reader,
+            self.nframes,
+            self.frame_shape,
+            self.dtype,
+            self.frames_per_chunk,
+            region=self.region,
+            sparse=self.sparse,
+            name=self.name,
+        )
+
+    def cropped(self, rows: slice, cols: slice) -> FrameSource:
+        """The same frames cut to ``rows`` and ``cols`` (relative to the current region)."""
+        (r0, _), (c0, _) = ((s.start, s.stop) for s in self.current_region())
+        return replace(
+            self,
+            region=(
+                slice(r0 + rows.start, r0 + rows.stop),
+                slice(c0 + cols.start, c0 + cols.stop),
+            ),
+        )
+
+    def current_region(self) -> tuple[slice, slice]:
+        """The region read, with explicit starts and stops."""
+        return self.region or (slice(0, self.frame_shape[0]), slice(0, self.frame_shape[1]))
 
 
 def _file_stamp(path: str) -> tuple:

@@ -18,7 +18,7 @@ from .._files import atomic_output
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, _todense
-from ._frames import FrameReader, frames_per_chunk_for, lazy_frames
+from ._frames import FrameReader, FrameSource, frames_per_chunk_for
 from ._h5 import missing_filters, open_h5
 from ._registry import Format, register
 
@@ -122,9 +122,14 @@ def open_hdf5(
     elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
         raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
     reader = HDF5Frames(path=fname, dataset=dataset_name, two_d=two_d)
-    data = lazy_frames(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="hdf5")
+    origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="hdf5")
     return ImageSeries(
-        data, metadata, format="hdf5", source=f"{fname}:{dataset_name}", files=(fname,)
+        None,
+        metadata,
+        format="hdf5",
+        source=f"{fname}:{dataset_name}",
+        files=(fname,),
+        origin=origin,
     )
 
 
