@@ -44,8 +44,7 @@ def per_frame_keys(metadata: Mapping[str, Any], nframes: int) -> list[str]:
         value = np.asarray(metadata[key])
         if value.ndim == 0 or value.shape[0] != nframes:
             raise MetadataError(
-                f"metadata {key!r} has shape {value.shape}, "
-                f"but the series has {nframes} frames"
+                f"metadata {key!r} has shape {value.shape}, but the series has {nframes} frames"
             )
         keys.append(key)
     return keys

@@ -60,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path")
     info.add_argument("--format", default=None, help="the format, when it cannot be found out")
     info.add_argument(
-        "-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="a format option, e.g. path=imageseries (repeatable)",
     )
     info.set_defaults(run=_cmd_info)

@@ -294,8 +294,8 @@ class ImageSeries:
         return "\n".join(lines)
 
     # -- writing --------------------------------------------------------------
-    def write(self, path: str | os.PathLike, format: str, **options: Any) -> None:
-        """Write the series to ``path`` in ``format``; see :func:`lazyims.write`."""
+    def write(self, fname: str | os.PathLike, format: str, /, **options: Any) -> None:
+        """Write the series to ``fname`` in ``format``; see :func:`lazyims.write`."""
         from .api import write
 
-        write(self, path, format, **options)
+        write(self, fname, format, **options)

@@ -67,7 +67,11 @@ def lazy_frames(
     part of every frame.
     """
     rows, cols = region or (slice(0, frame_shape[0]), slice(0, frame_shape[1]))
-    chunks = (frame_chunks(nframes, frames_per_chunk), (rows.stop - rows.start,), (cols.stop - cols.start,))
+    chunks = (
+        frame_chunks(nframes, frames_per_chunk),
+        (rows.stop - rows.start,),
+        (cols.stop - cols.start,),
+    )
     dtype = np.dtype(dtype)
     if sparse:
         import sparse as sp

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import h5py
 import hdf5plugin  # noqa: F401 - registers Blosc, LZ4, bitshuffle... so compressed data reads

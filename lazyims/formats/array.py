@@ -48,7 +48,9 @@ class FunctionFrames(FrameReader):
     dtype: str
 
     def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
-        frames = [np.asarray(self.func(i), dtype=self.dtype)[rows, cols] for i in range(start, stop)]
+        frames = [
+            np.asarray(self.func(i), dtype=self.dtype)[rows, cols] for i in range(start, stop)
+        ]
         return np.stack(frames)
 
 
@@ -77,7 +79,9 @@ def open_function(
         raise OptionError(f"frames must be 2-D, got shape {tuple(shape)}")
     reader = FunctionFrames(func=func, dtype=np.dtype(dtype).str)
     data = lazy_frames(reader, int(nframes), tuple(shape), dtype, frames_per_chunk, name="function")
-    return ImageSeries(data, metadata, format="function", source=getattr(func, "__name__", "function"))
+    return ImageSeries(
+        data, metadata, format="function", source=getattr(func, "__name__", "function")
+    )
 
 
 def _is_array(obj: Any) -> bool:
