@@ -510,7 +510,7 @@ def open_image_files(source: str | os.PathLike) -> ImageSeries:
     paths = paths[: len(counts)]
     starts = tuple(int(s) for s in np.concatenate([[0], np.cumsum(counts)[:-1]]))
     nframes = int(sum(counts))
-    out_dtype = dtype if dtype is not None else info.dtype
+    out_dtype = (dtype if dtype is not None else info.dtype).newbyteorder("=")
     reader = ImageFileFrames(
         paths=tuple(os.path.abspath(p) for p in paths),
         starts=starts,

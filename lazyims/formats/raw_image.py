@@ -84,7 +84,8 @@ class RawFrames(FrameReader):
         dtype = np.dtype(self.dtype)
         nrows, ncols = self.frame_shape
         frame_bytes = nrows * ncols * dtype.itemsize
-        out = np.empty((stop - start, rows.stop - rows.start, cols.stop - cols.start), dtype)
+        shape = (stop - start, rows.stop - rows.start, cols.stop - cols.start)
+        out = np.empty(shape, dtype.newbyteorder("="))  # frames in the machine's byte order
         row_bytes = ncols * dtype.itemsize
         count = (rows.stop - rows.start) * ncols
         for k in range(start, stop):
@@ -145,7 +146,8 @@ def open_raw_image(source: str | os.PathLike, frames_per_chunk: int = 1) -> Imag
     if nframes == 0:
         raise FileContentError("the file holds no frame after the skipped bytes", path)
     reader = RawFrames(os.path.abspath(path), skip, shape, dtype.str)
-    origin = FrameSource(reader, int(nframes), shape, dtype, frames_per_chunk, name="raw-image")
+    native = dtype.newbyteorder("=")
+    origin = FrameSource(reader, int(nframes), shape, native, frames_per_chunk, name="raw-image")
     return ImageSeries(
         None,
         {},
