@@ -239,6 +239,9 @@ def test_a_thousand_files_open_without_reading_pixels(tmp_path):
     assert ims.shape == (1000, 3, 4) and len(ims.chunks[0]) == 1000
     with pytest.raises(FileContentError, match="f_0999.edf"):
         ims[999].compute()
+    (tmp_path / "f_0500.edf").unlink()
+    with pytest.raises(MissingFileError, match="f_0500.edf: the image file is gone"):
+        ims[500].compute()
 
 
 def test_sniffing_picks_image_files(ge_scan):
@@ -385,3 +388,46 @@ def test_probe_does_not_read_pixels_of_tiff(tmp_path, monkeypatch):
     monkeypatch.setattr(TiffIO, "getData", no_pixels)
     info = image_files.probe(str(tmp_path / "a.tif"))
     assert (info.nframes, info.shape, info.dtype) == (1, (3, 3), np.dtype(np.uint16))
+
+
+def test_multi_frame_tiff_frame_k(tmp_path):
+    from fabio.TiffIO import TiffIO
+
+    frames = synthetic_frames(nframes=4, rows=5, cols=6)
+    TiffIO(str(tmp_path / "m.tif"), mode="wb").writeImage(frames[0])
+    for frame in frames[1:]:
+        tiff = TiffIO(str(tmp_path / "m.tif"), mode="rb+")
+        tiff.writeImage(frame)
+        tiff.close()
+    yml = write_yaml(tmp_path / "m.yml", "image-files: {files: m.tif}\nempty-frames: 1\n")
+    ims = lazyims.open(yml)
+    assert ims.shape == (3, 5, 6)
+    np.testing.assert_array_equal(ims[2].compute(), frames[3])
+    np.testing.assert_array_equal(ims.compute(), frames[1:])
+
+
+def test_other_fabio_formats_cbf(tmp_path):
+    from fabio.cbfimage import CbfImage
+
+    frames = synthetic_frames(nframes=2, rows=5, cols=6, dtype=np.int32)
+    for i, frame in enumerate(frames):
+        CbfImage(data=frame).write(str(tmp_path / f"c_{i}.cbf"))
+    ims = lazyims.open(write_yaml(tmp_path / "c.yml", "image-files: {files: '*.cbf'}\n"))
+    assert ims.dtype == np.int32
+    np.testing.assert_array_equal(ims.compute(), frames)
+
+
+@pytest.mark.parametrize(
+    "value, dtype, match",
+    [
+        (np.nan, "uint16", "NaN"),
+        (-1.0, "uint16", "values -1.0"),
+        (1e39, "float32", "values too large"),
+    ],
+)
+def test_float_cast_that_does_not_fit(tmp_path, value, dtype, match):
+    frame = np.array([[0.0, value]], np.float64)
+    write_edf(tmp_path / "f.edf", frame[np.newaxis])
+    yml = write_yaml(tmp_path / "f.yml", f"image-files: {{files: f.edf}}\ndtype: {dtype}\n")
+    with pytest.raises(FileContentError, match=f"f.edf: frame 0 has {match}"):
+        lazyims.open(yml).compute()

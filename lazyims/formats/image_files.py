@@ -234,7 +234,8 @@ def _cast(frame: np.ndarray, dtype: np.dtype, path: str, index: int) -> np.ndarr
                 f"({info.min}..{info.max})",
                 path,
             )
-    out = frame.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+        out = frame.astype(dtype)
     if dtype.kind == "f" and frame.dtype.kind in "iuf" and frame.size:
         if np.isinf(out).sum() != (np.isinf(frame).sum() if frame.dtype.kind == "f" else 0):
             raise FileContentError(f"frame {index} has values too large for {dtype}", path)
@@ -264,6 +265,8 @@ class ImageFileFrames(FrameReader):
             i = bisect.bisect_right(self.starts, k) - 1
             path = self.paths[i]
             index = self.empty_frames + k - self.starts[i]
+            if not os.path.isfile(path):
+                raise MissingFileError("the image file is gone", path)
             try:
                 frame = _read_file_frame(
                     path,
