@@ -149,11 +149,11 @@ def _probe_tiff(path: str) -> FileInfo:
     )
 
 
-def _open_fabio(path: str, frame: int | None = None) -> Any:
+def _open_fabio(path: str) -> Any:
     import fabio
 
     try:
-        return fabio.open(path) if frame is None else fabio.open(path, frame=frame)
+        return fabio.open(path)
     except Exception as exc:
         raise FileContentError(f"fabio cannot open the file: {exc}", path) from None
 
