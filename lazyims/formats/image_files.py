@@ -1,0 +1,545 @@
+"""The ``image-files`` format: a YAML file listing detector image files.
+
+The YAML names a folder and file names or glob patterns; every file holds one or
+more frames (GE, TIFF, EDF, CBF and whatever else fabio reads). Both dialects in
+use are accepted: HEXRD's (``options:`` and ``meta:``) and the older documented one
+(``empty-frames``, ``max-total-frames``, ``max-file-frames``, ``dtype`` at the top
+level and ``metadata:``).
+
+Opening reads headers only: GE frame counts come from the file size, TIFF and EDF
+shapes and types from their headers. Every frame is one dask chunk, and reading a
+chunk reads that frame alone (GE frames straight at their byte offset).
+"""
+
+from __future__ import annotations
+
+import bisect
+import glob
+import os
+import re
+import struct
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._yaml import load_yaml, resolve_relative, yaml_keys
+from ..errors import FileContentError, LazyImsError, MetadataError, MissingFileError, OptionError
+from ..series import ImageSeries
+from ._frames import FrameReader, FrameSource
+from ._registry import Format, register
+
+#: GE detector files: an 8192-byte header, then raw little-endian frames.
+GE_HEADER_BYTES = 8192
+#: .gel files (TIFF) hold square-root-encoded values: value = (~x)**2 * GEL_SCALE.
+GEL_SCALE = 2.9452155399372724e-07
+
+_OPTION_NAMES = ("empty-frames", "max-file-frames", "max-total-frames", "dtype")
+_TOP_LEVEL = {"image-files", "options", "meta", "metadata", *_OPTION_NAMES}
+
+
+# --------------------------------------------------------------------------- file kinds
+
+
+def file_kind(path: str) -> str:
+    """How a file's frames are read: ``ge``, ``tiff``, ``edf`` or ``fabio`` (anything else)."""
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if re.fullmatch(r"ge\d*", ext):
+        return "ge"
+    if ext in ("tif", "tiff", "gel"):
+        return "tiff"
+    if ext == "edf":
+        return "edf"
+    return "fabio"
+
+
+def is_gel(path: str) -> bool:
+    """True for .gel files, whose values are decoded after reading."""
+    return path.lower().endswith(".gel")
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a file's header says: frame count, frame shape, pixel types, image type.
+
+    ``file_dtype`` is the type stored in the file, ``dtype`` the type of a frame as
+    read (float64 for decoded .gel files, else the same).
+    """
+
+    nframes: int
+    shape: tuple[int, int]
+    file_dtype: np.dtype
+    image_type: str
+    header_bytes: int = 0  # GE only: where frame 0 starts
+    dtype: np.dtype | None = None
+
+    def __post_init__(self):
+        if self.dtype is None:
+            object.__setattr__(self, "dtype", self.file_dtype)
+
+
+def _ge_header(path: str) -> tuple[int, tuple[int, int], np.dtype]:
+    """Header size, frame shape and pixel type of a GE file, from its 8192-byte header.
+
+    Files whose header was blanked with zeros (APS, since ~2018) or replaced by an
+    EDF header are 2048 x 2048 uint16 after 8192 bytes, as fabio assumes.
+    """
+    with open(path, "rb") as f:
+        head = f.read(30)
+    if len(head) < 30:
+        raise FileContentError("too short for a GE file (no 8192-byte header)", path)
+    image_format = head[:10]
+    if image_format == b"\0" * 10 or image_format.lstrip().startswith(b"{"):
+        return GE_HEADER_BYTES, (2048, 2048), np.dtype("<u2")
+    std_size, _, user_size, _, rows, cols, depth = struct.unpack("<LHLHHHH", head[12:30])
+    if depth not in (8, 16, 32) or rows == 0 or cols == 0 or std_size == 0:
+        raise FileContentError(
+            f"GE header not understood (rows {rows}, columns {cols}, bits {depth}, "
+            f"header size {std_size})",
+            path,
+        )
+    return std_size + user_size, (rows, cols), np.dtype(f"<u{depth // 8}")
+
+
+def _probe_ge(path: str) -> FileInfo:
+    header, shape, dtype = _ge_header(path)
+    frame_bytes = shape[0] * shape[1] * dtype.itemsize
+    size = os.path.getsize(path)
+    nframes, rest = divmod(size - header, frame_bytes)
+    if size < header or rest:
+        raise FileContentError(
+            f"size {size} is not a {header}-byte header plus whole {shape[0]}x{shape[1]} "
+            f"{dtype.name} frames ({frame_bytes} bytes each): truncated?",
+            path,
+        )
+    return FileInfo(nframes, shape, dtype, "GE", header)
+
+
+def _tiff_dtype(info: dict[str, Any], path: str) -> np.dtype:
+    bits = info.get("nBits")
+    if not isinstance(bits, int) or bits not in (8, 16, 32, 64):
+        raise FileContentError(
+            f"TIFF with {bits!r} bits per pixel: only single-channel images", path
+        )
+    kind = {1: "u", 2: "i", 3: "f"}.get(info.get("sampleFormat") or 1)
+    if kind is None or (kind == "f" and bits < 32):
+        raise FileContentError(
+            f"TIFF sample format {info.get('sampleFormat')!r} not supported", path
+        )
+    return np.dtype(f"{kind}{bits // 8}")
+
+
+def _probe_tiff(path: str) -> FileInfo:
+    from fabio.TiffIO import TiffIO
+
+    try:
+        tiff = TiffIO(path)
+        try:
+            nframes = tiff.getNumberOfImages()
+            info = tiff.getInfo(0) if nframes else {}
+        finally:
+            tiff.close()
+    except Exception as exc:  # TiffIO raises many kinds on a damaged header
+        raise FileContentError(f"cannot read the TIFF header: {exc}", path) from None
+    if not nframes:
+        return FileInfo(0, (0, 0), np.dtype("u2"), "tiff")
+    return FileInfo(
+        nframes, (int(info["nRows"]), int(info["nColumns"])), _tiff_dtype(info, path), "tiff"
+    )
+
+
+def _open_fabio(path: str) -> Any:
+    import fabio
+
+    try:
+        return fabio.open(path)
+    except Exception as exc:
+        raise FileContentError(f"fabio cannot open the file: {exc}", path) from None
+
+
+def _probe_fabio(path: str) -> FileInfo:
+    # EDF is opened by fabio from its headers alone; other formats may read frame 0.
+    img = _open_fabio(path)
+    try:
+        shape = tuple(int(n) for n in img.shape)
+        if len(shape) != 2:
+            raise FileContentError(f"frames are {len(shape)}-D, not 2-D images", path)
+        return FileInfo(int(img.nframes), shape, np.dtype(img.dtype), type(img).__name__)
+    finally:
+        img.close()
+
+
+def probe(path: str) -> FileInfo:
+    """Read one file's header (never its pixels, for GE, TIFF and EDF)."""
+    kind = file_kind(path)
+    info = {"ge": _probe_ge, "tiff": _probe_tiff}.get(kind, _probe_fabio)(path)
+    if is_gel(path):
+        info = replace(info, image_type="gel", dtype=np.dtype("float64"))
+    return info
+
+
+# --------------------------------------------------------------------------- reading frames
+
+
+def _read_file_frame(
+    path: str,
+    kind: str,
+    index: int,
+    header_bytes: int,
+    shape: tuple[int, int],
+    file_dtype: np.dtype,
+    rows: slice,
+) -> np.ndarray:
+    """Frame ``index`` of one file, rows ``rows`` only where the format allows it."""
+    if kind == "ge":
+        row_bytes = shape[1] * file_dtype.itemsize
+        offset = header_bytes + index * shape[0] * row_bytes + rows.start * row_bytes
+        count = (rows.stop - rows.start) * shape[1]
+        data = np.fromfile(path, dtype=file_dtype, count=count, offset=offset)
+        if data.size != count:
+            raise FileContentError(f"frame {index} is cut short (file truncated?)", path)
+        return data.reshape(-1, shape[1])
+    if kind == "tiff":
+        from fabio.TiffIO import TiffIO
+
+        tiff = TiffIO(path)
+        try:
+            data = tiff.getData(index)
+        finally:
+            tiff.close()
+    else:
+        img = _open_fabio(path)
+        try:
+            data = (img.getframe(index) if index else img).data
+        finally:
+            img.close()
+    return np.asarray(data)[rows]
+
+
+def _cast(frame: np.ndarray, dtype: np.dtype, path: str, index: int) -> np.ndarray:
+    """``frame`` as ``dtype``, an error when a value does not fit."""
+    if frame.dtype == dtype:
+        return frame
+    if dtype.kind in "iu" and frame.size:
+        info = np.iinfo(dtype)
+        if frame.dtype.kind == "f" and not np.isfinite(frame).all():
+            raise FileContentError(
+                f"frame {index} has NaN or infinite values, cannot cast to {dtype}", path
+            )
+        low, high = frame.min(), frame.max()
+        if low < info.min or high > info.max:
+            raise FileContentError(
+                f"frame {index} has values {low}..{high} that do not fit in {dtype} "
+                f"({info.min}..{info.max})",
+                path,
+            )
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+        out = frame.astype(dtype)
+    if dtype.kind == "f" and frame.dtype.kind in "iuf" and frame.size:
+        if np.isinf(out).sum() != (np.isinf(frame).sum() if frame.dtype.kind == "f" else 0):
+            raise FileContentError(f"frame {index} has values too large for {dtype}", path)
+    return out
+
+
+@dataclass(frozen=True)
+class ImageFileFrames(FrameReader):
+    """Frames spread over image files, as plain data.
+
+    File ``i`` gives series frames ``starts[i]`` to ``starts[i+1]``; its first
+    ``empty_frames`` frames are skipped.
+    """
+
+    paths: tuple[str, ...]
+    starts: tuple[int, ...]
+    empty_frames: int
+    kind: str
+    header_bytes: int
+    frame_shape: tuple[int, int]
+    file_dtype: str
+    dtype: str
+
+    def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
+        out = np.empty((stop - start, rows.stop - rows.start, cols.stop - cols.start), self.dtype)
+        for k in range(start, stop):
+            i = bisect.bisect_right(self.starts, k) - 1
+            path = self.paths[i]
+            index = self.empty_frames + k - self.starts[i]
+            if not os.path.isfile(path):
+                raise MissingFileError("the image file is gone", path)
+            try:
+                frame = _read_file_frame(
+                    path,
+                    self.kind,
+                    index,
+                    self.header_bytes,
+                    self.frame_shape,
+                    np.dtype(self.file_dtype),
+                    rows,
+                )
+            except LazyImsError:
+                raise
+            except FileNotFoundError:
+                raise MissingFileError("the image file is gone", path) from None
+            except Exception as exc:  # fabio and numpy raise many kinds on damaged files
+                raise FileContentError(f"cannot read frame {index}: {exc}", path) from None
+            if frame.shape[-1] != self.frame_shape[1] or frame.ndim != 2:
+                raise FileContentError(
+                    f"frame {index} has shape {frame.shape}, not {self.frame_shape}", path
+                )
+            frame = frame[:, cols]
+            if is_gel(path):
+                frame = np.invert(frame).astype(np.float64) ** 2 * GEL_SCALE
+            out[k - start] = _cast(frame, np.dtype(self.dtype), path, index)
+        return out
+
+    def files(self) -> tuple[str, ...]:
+        return self.paths
+
+
+# --------------------------------------------------------------------------- the YAML
+
+
+def _int_option(options: dict[str, Any], name: str, where: Any) -> int:
+    value = options.get(name, 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise OptionError(f"{name} must be a whole number >= 0, not {value!r}", where)
+    return int(value)
+
+
+def _options(doc: dict[str, Any], where: Any) -> dict[str, Any]:
+    """The options of either dialect: an ``options:`` block, or keys at the top level."""
+    unknown = set(doc) - _TOP_LEVEL
+    if unknown:
+        raise OptionError(
+            f"unknown keys {', '.join(sorted(map(str, unknown)))}; "
+            f"expected {', '.join(sorted(_TOP_LEVEL))}",
+            where,
+        )
+    block = doc.get("options") or {}
+    if not isinstance(block, dict):
+        raise OptionError(f"options must be a mapping, not {type(block).__name__}", where)
+    unknown = set(block) - set(_OPTION_NAMES)
+    if unknown:
+        raise OptionError(
+            f"unknown options {', '.join(sorted(map(str, unknown)))}; "
+            f"known: {', '.join(_OPTION_NAMES)}",
+            where,
+        )
+    options = {}
+    for name in _OPTION_NAMES:
+        if name in block and name in doc and block[name] != doc[name]:
+            raise OptionError(f"{name} is given twice with different values", where)
+        if name in block:
+            options[name] = block[name]
+        elif name in doc:
+            options[name] = doc[name]
+    return options
+
+
+def _dtype_option(value: Any, where: Any) -> np.dtype | None:
+    if value is None:
+        return None
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise OptionError(f"dtype {value!r} is not a numpy type name", where) from None
+    if dtype.kind not in "biuf":
+        raise OptionError(f"dtype {value!r} is not a numeric type", where)
+    return dtype
+
+
+def _patterns(block: dict[str, Any], where: Any) -> list[str]:
+    files = block.get("files")
+    if isinstance(files, str):
+        patterns = files.split()
+    elif isinstance(files, list) and all(isinstance(p, str) for p in files):
+        patterns = [word for p in files for word in p.split()]
+    else:
+        raise OptionError(
+            "image-files needs 'files': space-separated names or glob patterns, or a list of them",
+            where,
+        )
+    if not patterns:
+        raise OptionError("image-files 'files' is empty", where)
+    return patterns
+
+
+def find_files(block: Any, folder: Path | None, where: Any) -> list[str]:
+    """The image files of an ``image-files`` block: all matches of its patterns, sorted."""
+    if not isinstance(block, dict):
+        raise FileContentError("no 'image-files:' mapping with 'directory' and 'files'", where)
+    directory = block.get("directory", ".")
+    if directory is None:
+        directory = "."
+    if not isinstance(directory, str):
+        raise OptionError(f"image-files 'directory' must be text, not {directory!r}", where)
+    base = resolve_relative(directory, folder)
+    if not base.is_dir():
+        raise MissingFileError(f"the image-files directory {directory!r} does not exist", base)
+    found: set[str] = set()
+    for pattern in _patterns(block, where):
+        matches = glob.glob(os.path.join(glob.escape(str(base)), pattern))
+        matches = [m for m in matches if os.path.isfile(m)]
+        if not matches:
+            raise MissingFileError(f"no file matches {pattern!r} in {str(base)!r}", where)
+        found.update(matches)
+    return sorted(found)
+
+
+def yaml_metadata(meta: Any, folder: Path | None, where: Any) -> dict[str, Any]:
+    """Metadata of a YAML block, with its triggers applied.
+
+    ``"! load-numpy-array name.npy"`` loads a .npy file (relative to the YAML's
+    folder, then the working folder); ``key: ++np.array`` takes the value of the
+    sibling ``key-array`` as a numpy array (the sibling is dropped).
+    """
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise MetadataError(
+            f"the metadata block must be a mapping, not {type(meta).__name__}", where
+        )
+    out: dict[str, Any] = {}
+    used_siblings = {f"{k}-array" for k, v in meta.items() if v == "++np.array"}
+    for key, value in meta.items():
+        key = str(key)
+        if key in used_siblings:
+            continue
+        if value == "++np.array":
+            if f"{key}-array" not in meta:
+                raise MetadataError(
+                    f"metadata {key!r} is '++np.array' but there is no {key}-array", where
+                )
+            out[key] = np.array(meta[f"{key}-array"])
+        elif isinstance(value, str) and value.split()[:1] == ["!"]:
+            words = value.split()
+            if len(words) != 3 or words[1] != "load-numpy-array":
+                raise MetadataError(
+                    f"metadata {key!r}: unknown trigger {value!r}; "
+                    "expected '! load-numpy-array FILE.npy'",
+                    where,
+                )
+            npy = resolve_relative(words[2], folder)
+            try:
+                out[key] = np.load(npy, allow_pickle=False)
+            except FileNotFoundError:
+                raise MissingFileError(f"metadata {key!r} names a missing file", npy) from None
+            except (OSError, ValueError) as exc:
+                raise MetadataError(
+                    f"metadata {key!r}: cannot load {str(npy)!r}: {exc}", npy
+                ) from None
+        else:
+            out[key] = value
+    return out
+
+
+def _layout(paths: list[str], empty: int, max_file: int, max_total: int, where: Any):
+    """Probe every file; check they agree; return (first info, per-file frame counts)."""
+    first: FileInfo | None = None
+    counts: list[int] = []
+    total = 0
+    for path in paths:
+        info = probe(path)
+        if first is None:
+            first = info
+        else:
+            for what in ("shape", "dtype", "image_type"):
+                if getattr(info, what) != getattr(first, what):
+                    raise FileContentError(
+                        f"{what.replace('_', ' ')} {getattr(info, what)} differs from "
+                        f"{getattr(first, what)} of {paths[0]}",
+                        path,
+                    )
+            if info.header_bytes != first.header_bytes:
+                raise FileContentError(
+                    f"GE header of {info.header_bytes} bytes differs from {first.header_bytes} "
+                    f"of {paths[0]}",
+                    path,
+                )
+        if info.nframes <= empty:
+            raise FileContentError(
+                f"the file has {info.nframes} frame(s), not more than empty-frames={empty}", path
+            )
+        n = info.nframes - empty
+        if max_file:
+            n = min(n, max_file)
+        if max_total:
+            n = min(n, max_total - total)
+        counts.append(n)
+        total += n
+        if max_total and total >= max_total:
+            break
+    return first, counts
+
+
+def open_image_files(source: str | os.PathLike) -> ImageSeries:
+    """Open an ``image-files`` YAML (a path, or YAML text) lazily, one chunk per frame.
+
+    Parameters
+    ----------
+    source
+        The YAML file, or its text. ``directory`` is relative to the YAML's folder,
+        then to the working folder (for YAML text: the working folder).
+
+    Returns
+    -------
+    ImageSeries
+        Frames of all files in sorted order, ``empty-frames`` skipped at the start
+        of every file, with the metadata of ``meta:`` (or ``metadata:``).
+    """
+    doc, folder = load_yaml(source)
+    where = os.fspath(source) if folder is not None else None
+    if "image-files" not in doc:
+        raise FileContentError("no 'image-files:' block: not an image-files YAML", where)
+    if "meta" in doc and "metadata" in doc:
+        raise MetadataError("both 'meta' and 'metadata' given; use one", where)
+    options = _options(doc, where)
+    empty = _int_option(options, "empty-frames", where)
+    max_file = _int_option(options, "max-file-frames", where)
+    max_total = _int_option(options, "max-total-frames", where)
+    dtype = _dtype_option(options.get("dtype"), where)
+    paths = find_files(doc["image-files"], folder, where)
+    metadata = yaml_metadata(doc.get("meta", doc.get("metadata")), folder, where)
+
+    kinds = {file_kind(p) for p in paths}
+    if len(kinds) > 1:
+        raise FileContentError(
+            f"files of different image types ({', '.join(sorted(kinds))}) in one series", where
+        )
+    info, counts = _layout(paths, empty, max_file, max_total, where)
+    paths = paths[: len(counts)]
+    starts = tuple(int(s) for s in np.concatenate([[0], np.cumsum(counts)[:-1]]))
+    nframes = int(sum(counts))
+    out_dtype = (dtype if dtype is not None else info.dtype).newbyteorder("=")
+    reader = ImageFileFrames(
+        paths=tuple(os.path.abspath(p) for p in paths),
+        starts=starts,
+        empty_frames=empty,
+        kind=kinds.pop(),
+        header_bytes=info.header_bytes,
+        frame_shape=info.shape,
+        file_dtype=info.file_dtype.str,
+        dtype=out_dtype.str,
+    )
+    origin = FrameSource(reader, nframes, info.shape, out_dtype, 1, name="image-files")
+    return ImageSeries(
+        None,
+        metadata,
+        format="image-files",
+        source=where or "<yaml text>",
+        files=reader.paths,
+        origin=origin,
+    )
+
+
+register(
+    Format(
+        name="image-files",
+        open=open_image_files,
+        extensions=(".yml", ".yaml"),
+        sniff=lambda p: "image-files" in yaml_keys(p),
+    )
+)

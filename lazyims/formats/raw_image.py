@@ -1,0 +1,168 @@
+"""The ``raw-image`` format: a YAML describing a headerless binary file of frames.
+
+```yaml
+filename: scan.ge      # relative to the YAML's folder, then the working folder
+shape: 2048 2048       # rows cols
+skip: 8192             # bytes before frame 0
+scalar: {type: i, bytes: 2, signed: false, endian: little}
+```
+
+Frame k starts at byte ``skip + k * frame_bytes``; the file must hold a whole
+number of frames after the skipped bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._yaml import load_yaml, resolve_relative, yaml_keys
+from ..errors import FileContentError, MissingFileError, OptionError
+from ..series import ImageSeries
+from ._frames import FrameReader, FrameSource
+from ._registry import Format, register
+
+#: scalar ``type`` -> numpy kind: i integer, f float32, d float64, b bool (HEXRD's codes).
+_FIXED_TYPES = {"f": np.dtype("f4"), "d": np.dtype("f8"), "b": np.dtype("?")}
+
+
+def scalar_dtype(scalar: object, where: object) -> np.dtype:
+    """The numpy type of a ``scalar:`` block (``type``, ``bytes``, ``signed``, ``endian``)."""
+    if not isinstance(scalar, dict):
+        raise OptionError("'scalar' must be a mapping with type, bytes, signed, endian", where)
+    kind = scalar.get("type")
+    nbytes = scalar.get("bytes")
+    signed = scalar.get("signed", False)
+    endian = scalar.get("endian", "little")
+    if endian not in ("little", "big"):
+        raise OptionError(f"scalar endian must be 'little' or 'big', not {endian!r}", where)
+    if not isinstance(signed, bool):
+        raise OptionError(f"scalar signed must be true or false, not {signed!r}", where)
+    order = "<" if endian == "little" else ">"
+    if kind == "i":
+        if isinstance(nbytes, bool) or nbytes not in (1, 2, 4, 8):
+            raise OptionError(
+                f"scalar bytes must be 1, 2, 4 or 8 for integers, not {nbytes!r}", where
+            )
+        return np.dtype(f"{order}{'i' if signed else 'u'}{nbytes}")
+    if kind in _FIXED_TYPES:
+        dtype = _FIXED_TYPES[kind]
+        if nbytes is not None and nbytes != dtype.itemsize:
+            # HEXRD ignores 'bytes' here; a mismatch means the YAML does not describe the file
+            raise OptionError(
+                f"scalar type {kind!r} is {dtype.itemsize} byte(s), but bytes is {nbytes!r}", where
+            )
+        return dtype.newbyteorder(order)
+    raise OptionError(f"scalar type must be i, f, d or b, not {kind!r}", where)
+
+
+def _shape(value: object, where: object) -> tuple[int, int]:
+    words = value.split() if isinstance(value, str) else value
+    try:
+        rows, cols = (int(w) for w in words)
+        if isinstance(value, list) and not all(isinstance(w, int) for w in value):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise OptionError(f"shape must be 'rows cols', not {value!r}", where) from None
+    if rows < 1 or cols < 1:
+        raise OptionError(f"shape must be positive, not {value!r}", where)
+    return rows, cols
+
+
+@dataclass(frozen=True)
+class RawFrames(FrameReader):
+    """Frames of ``dtype`` and ``frame_shape`` at ``skip + k * frame_bytes`` in ``path``."""
+
+    path: str
+    skip: int
+    frame_shape: tuple[int, int]
+    dtype: str
+
+    def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
+        dtype = np.dtype(self.dtype)
+        nrows, ncols = self.frame_shape
+        frame_bytes = nrows * ncols * dtype.itemsize
+        shape = (stop - start, rows.stop - rows.start, cols.stop - cols.start)
+        out = np.empty(shape, dtype.newbyteorder("="))  # frames in the machine's byte order
+        row_bytes = ncols * dtype.itemsize
+        count = (rows.stop - rows.start) * ncols
+        for k in range(start, stop):
+            offset = self.skip + k * frame_bytes + rows.start * row_bytes
+            try:
+                data = np.fromfile(self.path, dtype=dtype, count=count, offset=offset)
+            except FileNotFoundError:
+                raise MissingFileError("the raw data file is gone", self.path) from None
+            if data.size != count:
+                raise FileContentError(f"frame {k} is cut short (file truncated?)", self.path)
+            out[k - start] = data.reshape(-1, ncols)[:, cols]
+        return out
+
+    def files(self) -> tuple[str, ...]:
+        return (self.path,)
+
+
+def open_raw_image(source: str | os.PathLike, frames_per_chunk: int = 1) -> ImageSeries:
+    """Open a ``raw-image`` YAML (path or text) lazily.
+
+    Parameters
+    ----------
+    source
+        The YAML file, or its text.
+    frames_per_chunk
+        Frames per dask chunk (one by default, like image-files).
+    """
+    doc, folder = load_yaml(source)
+    where = os.fspath(source) if folder is not None else None
+    for key in ("filename", "shape", "scalar"):
+        if key not in doc:
+            raise FileContentError(f"no {key!r} in the raw-image YAML", where)
+    if not isinstance(doc["filename"], str):
+        raise OptionError(f"filename must be text, not {doc['filename']!r}", where)
+    skip = doc.get("skip", 0)
+    if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+        raise OptionError(f"skip must be a whole number of bytes >= 0, not {skip!r}", where)
+    if isinstance(frames_per_chunk, bool) or not isinstance(frames_per_chunk, int):
+        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+    if frames_per_chunk < 1:
+        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+    shape = _shape(doc["shape"], where)
+    dtype = scalar_dtype(doc["scalar"], where)
+    path = resolve_relative(doc["filename"], folder)
+    if not path.is_file():
+        raise MissingFileError(
+            f"the raw data file named in {where or 'the YAML'} does not exist", path
+        )
+    size = path.stat().st_size
+    frame_bytes = shape[0] * shape[1] * dtype.itemsize
+    nframes, rest = divmod(size - skip, frame_bytes)
+    if size < skip or rest:
+        raise FileContentError(
+            f"size {size} is not skip={skip} plus whole frames of {frame_bytes} bytes "
+            f"({shape[0]}x{shape[1]} {dtype}): check skip, shape and scalar",
+            path,
+        )
+    if nframes == 0:
+        raise FileContentError("the file holds no frame after the skipped bytes", path)
+    reader = RawFrames(os.path.abspath(path), skip, shape, dtype.str)
+    native = dtype.newbyteorder("=")
+    origin = FrameSource(reader, int(nframes), shape, native, frames_per_chunk, name="raw-image")
+    return ImageSeries(
+        None,
+        {},
+        format="raw-image",
+        source=where or reader.path,
+        files=(reader.path,),
+        origin=origin,
+    )
+
+
+register(
+    Format(
+        name="raw-image",
+        open=open_raw_image,
+        extensions=(".yml", ".yaml"),
+        sniff=lambda p: {"filename", "scalar"} <= yaml_keys(p),
+    )
+)
