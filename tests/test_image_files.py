@@ -10,7 +10,7 @@ from pathlib import Path
 import dask
 import numpy as np
 import pytest
-from conftest import synthetic_frames
+from .conftest import synthetic_frames
 
 import lazyims
 from lazyims.errors import (

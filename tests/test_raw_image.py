@@ -9,7 +9,7 @@ from pathlib import Path
 import dask
 import numpy as np
 import pytest
-from conftest import synthetic_frames
+from .conftest import synthetic_frames
 
 import lazyims
 from lazyims.errors import FileContentError, LazyImsError, MissingFileError, OptionError

@@ -64,7 +64,7 @@ def test_lost_worker_during_compute_and_write(tmp_path):
     frames = np.stack([slow_frame(i) for i in range(40)])
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
