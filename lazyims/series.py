@@ -399,3 +399,28 @@ class ImageSeries:
         from . import stats
 
         return stats.percentile(self, pct, nframes, band_bytes=band_bytes)
+
+    # -- omega (lazyims.omega) ------------------------------------------------------
+    def omega_wedges(self) -> Any:
+        """The series' omega wedges (an OmegaWedges); see :func:`lazyims.omega.wedges`."""
+        from . import omega
+
+        return omega.wedges(self)
+
+    def omega_to_frame(self, om: float) -> tuple[int, int]:
+        """(frame, wedge) holding angle ``om``; see :func:`lazyims.omega.omega_to_frame`."""
+        from . import omega
+
+        return omega.omega_to_frame(self, om)
+
+    def omegarange_to_frames(self, omin: float, omax: float) -> list[int]:
+        """Frames from ``omin`` to ``omax``; see :func:`lazyims.omega.omegarange_to_frames`."""
+        from . import omega
+
+        return omega.omegarange_to_frames(self, omin, omax)
+
+    def omega_range(self, omin: float, omax: float) -> ImageSeries:
+        """The frames from ``omin`` to ``omax``, lazily; see :func:`lazyims.omega.omega_range`."""
+        from . import omega
+
+        return omega.omega_range(self, omin, omax)
