@@ -153,7 +153,8 @@ def _band(
         return origin.cropped(slice(r0, r1), slice(0, cols)).to_dask()[:n]
     # Slices of the processed frames: every band after the first gets its own copy of
     # the upstream tasks (_independent_copy), so no frame chunk waits for every band.
-    return data[:, r0:r1]
+    # A copy of the rows, not a view, so each whole processed chunk is freed at once.
+    return data[:, r0:r1].map_blocks(_copy, dtype=data.dtype, meta=data._meta)
 
 
 def _band_percentile(band: da.Array, pct: float, n: int) -> da.Array:
@@ -245,3 +246,7 @@ def _done(*blocks: Any) -> np.ndarray:
 
 def _after_gate(value: Any, gate: Any) -> Any:
     return value
+
+
+def _copy(block: Any) -> Any:
+    return block.copy()
