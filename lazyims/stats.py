@@ -41,7 +41,7 @@ __all__ = ["BAND_BYTES", "average", "max", "median", "min", "percentile", "sum"]
 #: Memory budget of one band of rows in :func:`median` and :func:`percentile`, in
 #: bytes (the band's frames plus the copy the percentile works on). Change it here
 #: or pass ``band_bytes=``.
-BAND_BYTES = 1024 * 2**20
+BAND_BYTES = 2 * 2**30
 
 #: Column pieces of one band are computed as separate tasks when a band is at
 #: least this large, so several cores share the work.
