@@ -85,6 +85,10 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
         image = image.map_blocks(
             np.asarray, dtype=image.dtype, name=f"{SHARED_LAYER_PREFIX}dark-{tokenize(image)}"
         )
+        # Cut to the frames' row and column chunks, so the result keeps the frames' chunking.
+        image = image.rechunk(series.chunks[1:])
+    else:
+        image = da.from_array(np.asarray(image), chunks=series.chunks[1:])
     data = da.blockwise(
         _subtract_dark,
         "frc",

@@ -356,3 +356,18 @@ def test_lazy_op_lists_equal_numpy_frame_by_frame(shape_ops, fpc, seed):
     out = lazy.compute()
     assert out.dtype == want.dtype
     np.testing.assert_array_equal(out, want)
+
+
+def test_dark_keeps_the_frames_chunks():
+    frames = synthetic_frames(6, 20, 30)
+    series = lazyims.open(da.from_array(frames, chunks=(2, 7, 11)))
+    dark = np.random.default_rng(1).poisson(30, (20, 30)).astype(np.float32)
+    median = np.median(frames, axis=0).astype(np.float32)
+    for image, values in [
+        (dark, dark),
+        (da.from_array(dark, chunks=(5, 30)), dark),
+        (series.median(band_bytes=3000), median),
+    ]:
+        result = series.dark(image)
+        assert result.chunks == series.chunks
+        np.testing.assert_array_equal(result.compute(), np.maximum(frames - values, 0))

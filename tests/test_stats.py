@@ -52,6 +52,7 @@ def test_median_and_percentile_equal_hexrd(expected, fpc, band_bytes):
             out = series.median(nframes, band_bytes=band_bytes).compute()
             assert out.dtype == np.float32
             np.testing.assert_array_equal(out, expected[f"stats_median{suffix}"])
+        np.testing.assert_array_equal(series.median().compute(), expected["dark_median"])
         out = stats.percentile(series, 25, band_bytes=band_bytes).compute()
         assert out.dtype == np.float32
         np.testing.assert_array_equal(out, expected["stats_percentile_25"])
