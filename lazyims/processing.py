@@ -21,7 +21,7 @@ import numpy as np
 from dask.base import tokenize
 
 from .errors import ProcessingError
-from .series import ImageSeries, is_sparse_array
+from .series import ImageSeries, _todense, is_sparse_array
 
 #: Prefix of the graph layers that are shared by every frame (a dark image).
 #: Out-of-core statistics read a series in bands and must not recompute these per band.
@@ -83,7 +83,7 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
     if isinstance(image, da.Array):
         # A named layer, so out-of-core statistics keep it shared instead of recomputing it.
         image = image.map_blocks(
-            np.asarray, dtype=image.dtype, name=f"{SHARED_LAYER_PREFIX}dark-{tokenize(image)}"
+            _todense, dtype=image.dtype, name=f"{SHARED_LAYER_PREFIX}dark-{tokenize(image)}"
         )
         # Cut to the frames' row and column chunks, so the result keeps the frames' chunking.
         image = image.rechunk(series.chunks[1:])
