@@ -4,6 +4,7 @@ Open a scan with :func:`open`, process it lazily, and write it with
 :func:`write`; nothing is read until a result is computed.
 """
 
+from . import omega, processing, stats
 from ._version import __version__
 from .api import open, write
 from .errors import (
@@ -19,6 +20,8 @@ from .errors import (
     WriteError,
 )
 from .formats import names as available_formats
+from .omega import OmegaWedges
+from .processing import process, register_operation
 from .series import ImageSeries
 
 __all__ = [
@@ -29,12 +32,18 @@ __all__ = [
     "LazyImsError",
     "MetadataError",
     "MissingFileError",
+    "OmegaWedges",
     "OmegaError",
     "OptionError",
     "ProcessingError",
     "WriteError",
     "__version__",
     "available_formats",
+    "omega",
     "open",
+    "process",
+    "processing",
+    "register_operation",
+    "stats",
     "write",
 ]

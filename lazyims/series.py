@@ -299,3 +299,128 @@ class ImageSeries:
         from .api import write
 
         write(self, fname, format, **options)
+
+    # -- processing (lazyims.processing) ----------------------------------------
+    def dark(self, image: Any) -> ImageSeries:
+        """Subtract a dark image, clipping at 0; see :func:`lazyims.processing.dark`."""
+        from . import processing
+
+        return processing.dark(self, image)
+
+    def flip(self, code: str) -> ImageSeries:
+        """Flip/rotate every frame with a HEXRD code; see :func:`lazyims.processing.flip`."""
+        from . import processing
+
+        return processing.flip(self, code)
+
+    def rectangle(self, rect: Any) -> ImageSeries:
+        """Keep rows/columns ``((r0, r1), (c0, c1))``; see :func:`lazyims.processing.rectangle`."""
+        from . import processing
+
+        return processing.rectangle(self, rect)
+
+    def add(self, value: Any) -> ImageSeries:
+        """Add ``value`` to every frame; see :func:`lazyims.processing.add`."""
+        from . import processing
+
+        return processing.add(self, value)
+
+    def gauss_laplace(self, sigma: Any) -> ImageSeries:
+        """Laplacian of Gaussian of every frame; see :func:`lazyims.processing.gauss_laplace`."""
+        from . import processing
+
+        return processing.gauss_laplace(self, sigma)
+
+    def add_row(self, index: int) -> ImageSeries:
+        """Insert a zero row before ``index``; see :func:`lazyims.processing.add_row`."""
+        from . import processing
+
+        return processing.add_row(self, index)
+
+    def add_column(self, index: int) -> ImageSeries:
+        """Insert a zero column before ``index``; see :func:`lazyims.processing.add_column`."""
+        from . import processing
+
+        return processing.add_column(self, index)
+
+    def threshold(self, t: float) -> ImageSeries:
+        """Set values ``<= t`` to 0; see :func:`lazyims.processing.threshold`."""
+        from . import processing
+
+        return processing.threshold(self, t)
+
+    def frames(self, selection: Any) -> ImageSeries:
+        """Keep the frames ``selection`` with their omega; see :func:`lazyims.processing.frames`."""
+        from . import processing
+
+        return processing.frames(self, selection)
+
+    def process(self, oplist: Any, frame_list: Any = None) -> ImageSeries:
+        """Apply HEXRD's ``(key, data)`` operation list; see :func:`lazyims.processing.process`."""
+        from . import processing
+
+        return processing.process(self, oplist, frame_list)
+
+    # -- statistics (lazyims.stats) ---------------------------------------------
+    def max(self, nframes: int = 0) -> da.Array:
+        """Lazy per-pixel maximum over frames; see :func:`lazyims.stats.max`."""
+        from . import stats
+
+        return stats.max(self, nframes)
+
+    def min(self, nframes: int = 0) -> da.Array:
+        """Lazy per-pixel minimum over frames; see :func:`lazyims.stats.min`."""
+        from . import stats
+
+        return stats.min(self, nframes)
+
+    def sum(self, nframes: int = 0) -> da.Array:
+        """Lazy per-pixel float64 sum over frames; see :func:`lazyims.stats.sum`."""
+        from . import stats
+
+        return stats.sum(self, nframes)
+
+    def average(self, nframes: int = 0) -> da.Array:
+        """Lazy per-pixel float32 mean over frames; see :func:`lazyims.stats.average`."""
+        from . import stats
+
+        return stats.average(self, nframes)
+
+    def median(self, nframes: int = 0, *, band_bytes: int | None = None) -> da.Array:
+        """Lazy out-of-core float32 median over frames; see :func:`lazyims.stats.median`."""
+        from . import stats
+
+        return stats.median(self, nframes, band_bytes=band_bytes)
+
+    def percentile(
+        self, pct: float, nframes: int = 0, *, band_bytes: int | None = None
+    ) -> da.Array:
+        """Lazy out-of-core float32 percentile; see :func:`lazyims.stats.percentile`."""
+        from . import stats
+
+        return stats.percentile(self, pct, nframes, band_bytes=band_bytes)
+
+    # -- omega (lazyims.omega) ------------------------------------------------------
+    def omega_wedges(self) -> Any:
+        """The series' omega wedges (an OmegaWedges); see :func:`lazyims.omega.wedges`."""
+        from . import omega
+
+        return omega.wedges(self)
+
+    def omega_to_frame(self, om: float) -> tuple[int, int]:
+        """(frame, wedge) holding angle ``om``; see :func:`lazyims.omega.omega_to_frame`."""
+        from . import omega
+
+        return omega.omega_to_frame(self, om)
+
+    def omegarange_to_frames(self, omin: float, omax: float) -> list[int]:
+        """Frames from ``omin`` to ``omax``; see :func:`lazyims.omega.omegarange_to_frames`."""
+        from . import omega
+
+        return omega.omegarange_to_frames(self, omin, omax)
+
+    def omega_range(self, omin: float, omax: float) -> ImageSeries:
+        """The frames from ``omin`` to ``omax``, lazily; see :func:`lazyims.omega.omega_range`."""
+        from . import omega
+
+        return omega.omega_range(self, omin, omax)

@@ -10,7 +10,6 @@ from pathlib import Path
 import dask
 import numpy as np
 import pytest
-from .conftest import synthetic_frames
 
 import lazyims
 from lazyims.errors import (
@@ -21,6 +20,8 @@ from lazyims.errors import (
     OptionError,
 )
 from lazyims.formats import image_files
+
+from .conftest import synthetic_frames
 
 # --------------------------------------------------------------------------- writing test files
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import dask
 import numpy as np
 import pytest
-from .conftest import synthetic_frames
 
 import lazyims
 from lazyims.errors import FileContentError, LazyImsError, MissingFileError, OptionError
+
+from .conftest import synthetic_frames
 
 
 def write_yaml(path: Path, text: str) -> Path:

@@ -1,0 +1,252 @@
+"""Frame-wise statistics of a series (HEXRD's ``imageseries.stats``), as lazy 2-D dask arrays.
+
+``nframes`` > 0 uses only the first ``nframes`` frames (all of them when the series
+is shorter); 0 uses every frame. Result dtypes are HEXRD's: :func:`max` and
+:func:`min` keep the frames' dtype, :func:`sum` is float64, :func:`average`,
+:func:`median` and :func:`percentile` are float32.
+
+:func:`median` and :func:`percentile` need all frames of a pixel at once. They run
+out of core: the frames are read in bands of rows, one band after another, so
+memory holds one band of rows across the frames (at most :data:`BAND_BYTES`),
+never the whole scan. A freshly opened series reads only each band's rows from
+its files; a processed series is recomputed per band (a shared dark image is
+computed only once).
+
+Examples
+--------
+>>> import lazyims, numpy as np
+>>> ims = lazyims.open(np.arange(24, dtype=np.uint16).reshape(3, 2, 4))
+>>> lazyims.stats.median(ims).compute()
+array([[ 8.,  9., 10., 11.],
+       [12., 13., 14., 15.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from dask._task_spec import DataNode, Task, TaskRef, convert_legacy_graph, cull
+from dask.highlevelgraph import HighLevelGraph
+
+from .errors import OptionError, ProcessingError
+from .processing import SHARED_LAYER_PREFIX
+from .series import ImageSeries, _todense, is_sparse_array
+
+__all__ = ["BAND_BYTES", "average", "max", "median", "min", "percentile", "sum"]
+
+#: Memory budget of one band of rows in :func:`median` and :func:`percentile`, in
+#: bytes (the band's frames plus the copy the percentile works on). Change it here
+#: or pass ``band_bytes=``.
+BAND_BYTES = 2 * 2**30
+
+#: Column pieces of one band are computed as separate tasks when a band is at
+#: least this large, so several cores share the work.
+_SPLIT_COLUMNS_BYTES = 32 * 2**20
+
+
+def _first_frames(series: ImageSeries, nframes: Any) -> tuple[da.Array, int]:
+    if not isinstance(series, ImageSeries):
+        raise ProcessingError(f"statistics need an ImageSeries, not {type(series).__name__}")
+    if not isinstance(nframes, numbers.Integral) or isinstance(nframes, bool) or nframes < 0:
+        raise OptionError(f"nframes must be an integer >= 0, not {nframes!r}")
+    n = series.nframes if nframes == 0 else builtins.min(int(nframes), series.nframes)
+    return series.data[:n], n
+
+
+def _sparse_meta(result: da.Array, data: da.Array) -> da.Array:
+    # dask's reductions of sparse chunks give sparse results but report numpy meta.
+    if not is_sparse_array(data) or is_sparse_array(result):
+        return result
+    import sparse
+
+    meta = sparse.COO.from_numpy(np.zeros((0, 0), dtype=result.dtype))
+    return da.Array(result.dask, result.name, result.chunks, meta=meta)
+
+
+def max(series: ImageSeries, nframes: int = 0) -> da.Array:  # noqa: A001
+    """The maximum over frames of every pixel, in the frames' dtype (sparse stays sparse)."""
+    data, _ = _first_frames(series, nframes)
+    return _sparse_meta(data.max(axis=0), data)
+
+
+def min(series: ImageSeries, nframes: int = 0) -> da.Array:  # noqa: A001
+    """The minimum over frames of every pixel, in the frames' dtype."""
+    data, _ = _first_frames(series, nframes)
+    return _sparse_meta(data.min(axis=0), data)
+
+
+def sum(series: ImageSeries, nframes: int = 0) -> da.Array:  # noqa: A001
+    """The sum over frames of every pixel, as float64 (sparse stays sparse)."""
+    data, _ = _first_frames(series, nframes)
+    return _sparse_meta(data.sum(axis=0, dtype=np.float64), data)
+
+
+def average(series: ImageSeries, nframes: int = 0) -> da.Array:
+    """The mean over frames of every pixel (summed in float64), as float32."""
+    data, n = _first_frames(series, nframes)
+    return _sparse_meta((data.sum(axis=0, dtype=np.float64) / n).astype(np.float32), data)
+
+
+def median(series: ImageSeries, nframes: int = 0, *, band_bytes: int | None = None) -> da.Array:
+    """The median over frames of every pixel, as float32, computed out of core.
+
+    The usual dark image: ``series.median(nframes=100)``. See :func:`percentile`.
+    """
+    return percentile(series, 50, nframes, band_bytes=band_bytes)
+
+
+def percentile(
+    series: ImageSeries, pct: float, nframes: int = 0, *, band_bytes: int | None = None
+) -> da.Array:
+    """The ``pct`` percentile over frames of every pixel, as float32, computed out of core.
+
+    Parameters
+    ----------
+    series
+        The frames.
+    pct
+        The percentile, 0 to 100 (numpy's default linear interpolation).
+    nframes
+        Use only the first ``nframes`` frames (0: all).
+    band_bytes
+        Memory budget of one band of rows (default :data:`BAND_BYTES`).
+
+    Returns
+    -------
+    dask.array.Array
+        A lazy (rows, cols) float32 array.
+    """
+    if not isinstance(pct, numbers.Real) or isinstance(pct, bool) or not 0 <= pct <= 100:
+        raise OptionError(f"the percentile must be a number from 0 to 100, not {pct!r}")
+    budget = BAND_BYTES if band_bytes is None else band_bytes
+    if not isinstance(budget, numbers.Integral) or budget < 1:
+        raise OptionError(f"band_bytes must be a positive integer, not {band_bytes!r}")
+    data, n = _first_frames(series, nframes)
+    rows, cols = series.frame_shape
+    # The band's frames, plus the stacked copy np.percentile partitions in place.
+    row_bytes = n * cols * series.dtype.itemsize * 2
+    band_rows = int(np.clip(budget // row_bytes, 1, rows))
+    results: list[da.Array] = []
+    for r0 in range(0, rows, band_rows):
+        r1 = builtins.min(rows, r0 + band_rows)
+        band = _band(series, data, n, r0, r1, separate=band_rows < rows)
+        if results:
+            # A copy of the band's graph that starts reading only when the previous
+            # band is done, so one band of frames is in memory at a time.
+            band = _independent_copy(band, after=results[-1], tag=f"band{r0}")
+        results.append(_band_percentile(band, float(pct), n))
+    return results[0] if len(results) == 1 else da.concatenate(results, axis=0)
+
+
+def _band(
+    series: ImageSeries, data: da.Array, n: int, r0: int, r1: int, separate: bool
+) -> da.Array:
+    """Frames ``:n``, rows ``r0:r1``, as a graph that does not share chunks with other bands."""
+    origin = series.origin
+    if separate and origin is not None:
+        # Read only these rows from the files.
+        cols = series.frame_shape[1]
+        return origin.cropped(slice(r0, r1), slice(0, cols)).to_dask()[:n]
+    # Slices of the processed frames: every band after the first gets its own copy of
+    # the upstream tasks (_independent_copy), so no frame chunk waits for every band.
+    # A copy of the rows, not a view, so each whole processed chunk is freed at once.
+    return data[:, r0:r1].map_blocks(_copy, dtype=data.dtype, meta=data._meta)
+
+
+def _band_percentile(band: da.Array, pct: float, n: int) -> da.Array:
+    rows, cols = band.shape[1], band.shape[2]
+    band_bytes = n * rows * cols * band.dtype.itemsize
+    pieces = int(np.clip(band_bytes // _SPLIT_COLUMNS_BYTES, 1, 8))
+    band = band.rechunk({1: -1, 2: -(-cols // pieces)})
+    return da.blockwise(
+        _percentile_of_pieces,
+        "rc",
+        band,
+        "frc",
+        pct,
+        None,
+        concatenate=False,
+        dtype=np.float32,
+        meta=np.empty((0, 0), dtype=np.float32),
+    )
+
+
+def _percentile_of_pieces(pieces: list[Any], pct: float) -> np.ndarray:
+    # The stacked array is our own copy, so the percentile may partition it in place.
+    stacked = np.concatenate([_todense(p) for p in pieces], axis=0)
+    return np.percentile(stacked, pct, axis=0, overwrite_input=True).astype(np.float32)
+
+
+def _independent_copy(band: da.Array, after: da.Array, tag: str) -> da.Array:
+    """``band`` with its own copy of every upstream task, run only once ``after`` is computed.
+
+    Frame chunks are read (and processed) again for this band instead of being held
+    in memory for all bands. Layers shared by all frames (a dark image, named with
+    ``processing.SHARED_LAYER_PREFIX``) and what they depend on are kept, so they are
+    computed once. (``dask.graph_manipulation.bind`` would do this, but its copies of
+    slicing tasks lose their dependencies in current dask.)
+    """
+    graph = band.__dask_graph__()
+    tasks = cull(convert_legacy_graph(dict(graph)), list(_flat_keys(band.__dask_keys__())))
+    shared: set = set()
+    pending = [
+        key
+        for name, layer in graph.layers.items()
+        if str(name).startswith(SHARED_LAYER_PREFIX)
+        for key in layer.get_output_keys()
+        if key in tasks
+    ]
+    while pending:
+        key = pending.pop()
+        if key not in shared:
+            shared.add(key)
+            pending.extend(tasks[key].dependencies)
+    gate = da.blockwise(
+        _done, "", after, "rc", concatenate=False, dtype=bool, meta=np.empty((), bool)
+    )
+    (gate_key,) = _flat_keys(gate.__dask_keys__())
+    renamed = {key: _renamed(key, tag) for key in tasks if key not in shared}
+    copied: dict = {}
+    for key, node in tasks.items():
+        if key in shared:
+            copied[key] = node
+            continue
+        new = node.substitute(renamed, key=renamed[key])
+        if not (node.dependencies - shared):
+            # A task that starts the work (a read): make it wait for the gate.
+            inner = new.value if isinstance(new, DataNode) else new
+            new = Task(renamed[key], _after_gate, inner, TaskRef(gate_key))
+        copied[renamed[key]] = new
+    name = _renamed(band.name, tag)
+    hlg = HighLevelGraph.from_collections(name, copied, dependencies=[gate])
+    return da.Array(hlg, name, band.chunks, meta=band._meta)
+
+
+def _flat_keys(keys: Any):
+    for key in keys:
+        if isinstance(key, list):
+            yield from _flat_keys(key)
+        else:
+            yield key
+
+
+def _renamed(key: Any, tag: str) -> Any:
+    if isinstance(key, tuple):
+        return (f"{key[0]}-{tag}", *key[1:])
+    return f"{key}-{tag}"
+
+
+def _done(*blocks: Any) -> np.ndarray:
+    return np.array(True)
+
+
+def _after_gate(value: Any, gate: Any) -> Any:
+    return value
+
+
+def _copy(block: Any) -> Any:
+    return block.copy()

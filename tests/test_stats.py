@@ -1,0 +1,180 @@
+"""Frame-wise statistics against HEXRD's results; out-of-core median and percentile."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import dask
+import dask.array as da
+import h5py
+import numpy as np
+import pytest
+import sparse
+
+import lazyims
+from lazyims import OptionError, stats
+from lazyims.formats.hdf5 import HDF5Frames
+
+from .conftest import DATA, synthetic_frames
+
+CHUNKINGS = [1, 5, 12]
+# a band budget giving one band, a few bands of rows, and single-row bands
+BANDS = [None, 12 * 64 * 2 * 2 * 5, 1]
+
+
+def scans(fpc: int, expected) -> list[lazyims.ImageSeries]:
+    """The golden scan from its file (with origin) and as processed data (without)."""
+    opened = lazyims.open(DATA / "scan.h5", frames_per_chunk=fpc)
+    processed = lazyims.open(expected["frames"], frames_per_chunk=fpc).flip("v").flip("v")
+    assert processed.origin is None and opened.origin is not None
+    return [opened, processed]
+
+
+@pytest.mark.parametrize("fpc", CHUNKINGS)
+@pytest.mark.parametrize("name", ["max", "min", "sum", "average"])
+def test_reductions_equal_hexrd(expected, fpc, name):
+    for series in scans(fpc, expected):
+        for suffix, nframes in (("", 0), ("_nf5", 5)):
+            result = getattr(stats, name)(series, nframes)
+            assert isinstance(result, da.Array)
+            out = result.compute()
+            want = expected[f"stats_{name}{suffix}"]
+            # HEXRD's average is float32, except with nframes (float64, same values)
+            dtype = {"sum": np.float64, "average": np.float32}.get(name, np.uint16)
+            assert out.dtype == dtype
+            np.testing.assert_array_equal(out, want.astype(dtype))
+
+
+@pytest.mark.parametrize("fpc", CHUNKINGS)
+@pytest.mark.parametrize("band_bytes", BANDS)
+def test_median_and_percentile_equal_hexrd(expected, fpc, band_bytes):
+    for series in scans(fpc, expected):
+        for suffix, nframes in (("", 0), ("_nf5", 5)):
+            out = series.median(nframes, band_bytes=band_bytes).compute()
+            assert out.dtype == np.float32
+            np.testing.assert_array_equal(out, expected[f"stats_median{suffix}"])
+        np.testing.assert_array_equal(series.median().compute(), expected["dark_median"])
+        out = stats.percentile(series, 25, band_bytes=band_bytes).compute()
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, expected["stats_percentile_25"])
+
+
+def test_methods_match_module_functions(expected):
+    scan = lazyims.open(DATA / "scan.h5")
+    np.testing.assert_array_equal(scan.max(5).compute(), expected["stats_max_nf5"])
+    np.testing.assert_array_equal(scan.min().compute(), expected["stats_min"])
+    np.testing.assert_array_equal(scan.sum(5).compute(), expected["stats_sum_nf5"])
+    np.testing.assert_array_equal(scan.average().compute(), expected["stats_average"])
+    np.testing.assert_array_equal(scan.percentile(25).compute(), expected["stats_percentile_25"])
+
+
+def test_nframes_beyond_the_series_uses_all_and_bad_values_are_errors(expected):
+    scan = lazyims.open(DATA / "scan.h5")
+    np.testing.assert_array_equal(scan.median(100).compute(), expected["stats_median"])
+    for bad in (-1, 1.5, True, "5"):
+        with pytest.raises(OptionError):
+            scan.max(bad)
+    for bad in (-1, 101, "50"):
+        with pytest.raises(OptionError):
+            scan.percentile(bad)
+    with pytest.raises(OptionError):
+        scan.median(band_bytes=0)
+
+
+def test_median_bands_read_only_their_rows(monkeypatch, expected):
+    calls = []
+    original = HDF5Frames.read
+
+    def spy(self, start, stop, rows, cols):
+        calls.append((start, stop, rows.start, rows.stop))
+        return original(self, start, stop, rows, cols)
+
+    monkeypatch.setattr(HDF5Frames, "read", spy)
+    scan = lazyims.open(DATA / "scan.h5", frames_per_chunk=4)
+    band_bytes = 8 * 64 * 2 * 2 * 12  # 8 rows of 12 frames
+    median = scan.median(band_bytes=band_bytes)
+    with dask.config.set(scheduler="sync"):
+        out = median.compute()
+    np.testing.assert_array_equal(out, expected["stats_median"])
+    assert {(r0, r1) for *_, r0, r1 in calls} == {(r, r + 8) for r in range(0, 48, 8)}
+    assert len(calls) == 3 * 6  # each frame chunk read once per band
+
+
+def test_median_bands_run_one_after_another(expected):
+    """Bands are gated: band k copies its rows out of the frames only after band k-1's result."""
+    series = lazyims.open(expected["frames"], frames_per_chunk=3).flip("h")
+    median = series.median(band_bytes=12 * 64 * 2 * 2 * 16)  # 16-row bands
+    assert len(median.chunks[0]) == 3
+    events = []
+
+    class Record(dask.callbacks.Callback):
+        def _pretask(self, key, dsk, state):
+            name = str(key[0] if isinstance(key, tuple) else key)
+            if name.startswith("percentile_of_pieces"):
+                events.append("done")
+            elif name.startswith("_copy"):
+                events.append(name.rsplit("-", 1)[-1] if "-band" in name else "band0")
+
+    with Record(), dask.config.set(scheduler="threads", num_workers=2):
+        out = median.compute()
+    np.testing.assert_array_equal(out, np.median(expected["frames"][:, ::-1], axis=0))
+    done = [i for i, e in enumerate(events) if e == "done"]
+    assert len(done) == 3
+    for band, (after, before) in zip(["band0", "band16", "band32"], [(-1, 0), (0, 1), (1, 2)]):
+        positions = [i for i, e in enumerate(events) if e == band]
+        assert len(positions) == 4  # one copy per frame chunk
+        lower = done[after] if after >= 0 else -1
+        assert all(lower < p < done[before] for p in positions), (band, events)
+
+
+def _frame(i: int) -> np.ndarray:
+    return np.add.outer(np.arange(256.0) * (i % 7), np.arange(256.0)) % 101
+
+
+def test_median_memory_is_a_band_not_the_scan():
+    """30 frames of 256x256 float64 (15 MiB) with a 1 MiB band budget: data memory stays small."""
+    series = lazyims.open(_frame, nframes=30).dark(np.full((256, 256), 2.0)).flip("v")
+    scan_bytes = series.data.nbytes
+    median = series.median(band_bytes=2**20)
+    at_start = []
+
+    class Baseline(dask.callbacks.Callback):
+        # the scheduler's own bookkeeping is there before the first task: not data
+        def _pretask(self, key, dsk, state):
+            if not at_start:
+                at_start.append(tracemalloc.get_traced_memory()[0])
+
+    tracemalloc.start()
+    try:
+        with Baseline(), dask.config.set(scheduler="sync"):
+            out = median.compute()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    frames = np.stack([_frame(i) for i in range(30)])
+    np.testing.assert_array_equal(out, np.median(np.maximum(frames - 2, 0)[:, :, ::-1], axis=0))
+    assert peak - at_start[0] < scan_bytes / 4, (peak - at_start[0], scan_bytes)
+
+
+def test_median_of_an_hdf5_file_on_a_cluster(cluster_client, tmp_path, expected):
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("imageseries/images", data=expected["frames"], chunks=(1, 8, 64))
+    scan = lazyims.open(path, frames_per_chunk=2)
+    median = scan.median(nframes=5, band_bytes=5 * 64 * 2 * 2 * 10)
+    out = cluster_client.compute(median).result()
+    np.testing.assert_array_equal(out, expected["stats_median_nf5"])
+
+
+def test_sparse_max_and_sum_stay_sparse():
+    frames = synthetic_frames(6, 10, 12, dtype=np.float32)
+    frames[frames < 100] = 0
+    series = lazyims.open(frames, frames_per_chunk=2).map_blocks(sparse.COO.from_numpy)
+    for name, want in (("max", frames.max(0)), ("sum", frames.sum(0, dtype=np.float64))):
+        result = getattr(stats, name)(series)
+        assert isinstance(result._meta, sparse.COO)
+        block = result.compute()
+        assert isinstance(block, sparse.COO)
+        np.testing.assert_array_equal(block.todense(), want)
+    np.testing.assert_array_equal(series.median().compute(), np.median(frames, 0))
+    np.testing.assert_array_equal(series.min().compute().todense(), frames.min(0))
