@@ -4,6 +4,7 @@ Open a scan with :func:`open`, process it lazily, and write it with
 :func:`write`; nothing is read until a result is computed.
 """
 
+from . import hexrd
 from ._version import __version__
 from .api import open, write
 from .errors import (
@@ -35,6 +36,7 @@ __all__ = [
     "WriteError",
     "__version__",
     "available_formats",
+    "hexrd",
     "open",
     "write",
 ]
