@@ -2,8 +2,8 @@
 
 The blocks of one page run in order in one namespace, in a fresh temporary working
 folder, so a page's examples must make their own files. A block whose first line
-is ``# not run`` (maybe followed by why) is skipped, for cluster addresses and the like. New pages are
-picked up automatically.
+is ``# not run`` (maybe followed by why) is skipped, for cluster addresses and the
+like. New pages are picked up automatically.
 """
 
 from __future__ import annotations
