@@ -218,3 +218,15 @@ def test_bad_inputs(tmp_path):
     series.to_zarr(tmp_path / "ok.zarr")
     with pytest.raises(lazyims.OptionError, match="frames_per_chunk"):
         lazyims.open(tmp_path / "ok.zarr", frames_per_chunk=0)
+
+
+def test_fsspec_url_store_is_written_by_the_tasks_and_read_back(monkeypatch):
+    pytest.importorskip("fsspec")
+    frames = synthetic_frames(nframes=5)
+    written = _record_writes(monkeypatch)
+    url = "memory://lazyims-test/scan.zarr"
+    lazyims.open(frames, metadata={"panel": "ff1"}).to_zarr(url, chunks=(2, 24, 32))
+    assert written and all(start % 2 == 0 for start, _ in written)
+    back = lazyims.open(url, format="zarr")
+    assert back.metadata == {"panel": "ff1"}
+    np.testing.assert_array_equal(back.compute(), frames)

@@ -140,7 +140,8 @@ def open_zarr(
     Parameters
     ----------
     source
-        The store: a folder (``scan.zarr``) or a zarr store object.
+        The store: a folder (``scan.zarr``), an fsspec URL (with ``format="zarr"``)
+        or a zarr store object.
     path
         The array inside the store, when its root is a group; found automatically
         when the group holds one array.
@@ -152,7 +153,9 @@ def open_zarr(
     import zarr
     from zarr.errors import NodeNotFoundError
 
-    store = os.path.abspath(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else source
+    store = source
+    if isinstance(source, (str, os.PathLike)) and not _is_url(os.fspath(source)):
+        store = os.path.abspath(os.fspath(source))
     name = store if isinstance(store, str) else repr(store)
     try:
         node = zarr.open(store, path=path or "", mode="r")
@@ -277,10 +280,11 @@ def write_zarr(
     series
         The series to write (sparse series are written dense).
     store
-        A folder path (``scan.zarr``) or a zarr store object. A folder appears
-        under its name only once complete; an existing zarr store there is
-        replaced then and left intact if writing fails. A store object is
-        written in place.
+        A folder path (``scan.zarr``), an fsspec URL (``s3://bucket/scan.zarr``,
+        needs fsspec and its file system package) or a zarr store object. A
+        folder appears under its name only once complete; an existing zarr store
+        there is replaced then and left intact if writing fails. URLs and store
+        objects are written in place.
     chunks
         The zarr chunk shape (frames, rows, cols); default one whole frame per chunk.
     shards
@@ -332,6 +336,11 @@ def write_zarr(
         except (TypeError, ValueError) as exc:
             raise OptionError(f"zarr cannot create this array: {exc}", name) from None
 
+    if is_path and _is_url(os.fspath(store)):
+        # a remote store (s3://, gs://, ...): written in place by the workers, by URL
+        create(store)
+        dask.compute(*_block_tasks(data, store))
+        return
     if not is_path:
         create(store)
         array = zarr.open_array(store, mode="r+")
@@ -344,6 +353,11 @@ def write_zarr(
     with atomic_folder(store, series.files) as tmp:
         create(str(tmp))
         dask.compute(*_block_tasks(data, str(tmp)))
+
+
+def _is_url(name: str) -> bool:
+    """True for an fsspec URL such as ``s3://bucket/scan.zarr`` (not a local path)."""
+    return "://" in name and not name.startswith("file://")
 
 
 def _sniff(path: Path) -> bool:
