@@ -4,7 +4,7 @@ Open a scan with :func:`open`, process it lazily, and write it with
 :func:`write`; nothing is read until a result is computed.
 """
 
-from . import omega, processing, stats
+from . import hexrd, omega, processing, stats
 from ._version import __version__
 from .api import open, write
 from .errors import (
@@ -40,6 +40,7 @@ __all__ = [
     "__version__",
     "available_formats",
     "omega",
+    "hexrd",
     "open",
     "process",
     "processing",

@@ -424,3 +424,31 @@ class ImageSeries:
         from . import omega
 
         return omega.omega_range(self, omin, omax)
+
+    # -- zarr, xarray and HEXRD hand-off (branch zarr-docs) ------------------
+    def to_zarr(self, store: Any, **options: Any) -> None:
+        """Write the series as a zarr v3 array; see :func:`lazyims.formats.zarr.write_zarr`.
+
+        ``store`` is a folder path (``scan.zarr``) or a zarr store object; options
+        are ``chunks``, ``shards`` and ``compressors``.
+        """
+        from .api import write
+
+        write(self, store, "zarr", **options)
+
+    def to_xarray(self) -> Any:
+        """The series as a lazy :class:`xarray.DataArray` with dims (frame, row, col).
+
+        ``omega`` becomes the coordinates ``omega_start``, ``omega_stop`` and
+        ``omega_middle`` along ``frame``; other metadata go to ``attrs``. Needs
+        the optional ``xarray`` package (``pip install lazyims[xarray]``).
+        """
+        from ._xarray import to_xarray
+
+        return to_xarray(self)
+
+    def to_hexrd(self) -> Any:
+        """The series behind HEXRD's imageseries interface (:class:`lazyims.hexrd.HexrdAdapter`)."""
+        from .hexrd import HexrdAdapter
+
+        return HexrdAdapter(self)

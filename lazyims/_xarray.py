@@ -1,0 +1,46 @@
+"""A series as an :class:`xarray.DataArray` (xarray is an optional extra)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _metadata
+from .errors import LazyImsError, MetadataError
+
+
+def to_xarray(series: Any) -> Any:
+    """The series as a lazy DataArray: dims (frame, row, col), omega as coordinates.
+
+    The frames stay a dask array (dense chunks). ``omega`` (nframes, 2) becomes the
+    coordinates ``omega_start``, ``omega_stop`` and ``omega_middle`` along
+    ``frame``; the other metadata become ``attrs``.
+    """
+    try:
+        import xarray as xr
+    except ImportError:
+        raise LazyImsError(
+            "to_xarray needs the xarray package: pip install 'lazyims[xarray]'"
+        ) from None
+    metadata = series.metadata
+    _metadata.per_frame_keys(metadata, series.nframes)  # checks omega's length
+    coords: dict[str, Any] = {"frame": np.arange(series.nframes)}
+    omega = metadata.pop("omega", None)
+    if omega is not None:
+        omega = np.asarray(omega, dtype=float)
+        if omega.ndim != 2 or omega.shape[1] != 2:
+            raise MetadataError(
+                "metadata 'omega' must be (nframes, 2) [start, stop] angles, "
+                f"got shape {omega.shape}"
+            )
+        coords["omega_start"] = ("frame", omega[:, 0])
+        coords["omega_stop"] = ("frame", omega[:, 1])
+        coords["omega_middle"] = ("frame", omega.mean(axis=1))
+    return xr.DataArray(
+        series.dense().data,
+        dims=("frame", "row", "col"),
+        coords=coords,
+        attrs=metadata,
+        name="frames",
+    )

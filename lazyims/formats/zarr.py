@@ -1,0 +1,384 @@
+"""The ``zarr`` format: frames in a zarr v3 array, metadata in its attributes.
+
+Layout (lazyims' own; HEXRD has no zarr format): a store (a folder ``scan.zarr``)
+whose root is an array of shape (nframes, rows, cols) with dimension names
+``frame``, ``row``, ``col``, chunked ``(1, rows, cols)`` by default. The metadata
+are the array's attributes, as JSON: numpy arrays are stored as lists and their
+dtypes are noted under the reserved attribute ``lazyims``, so they come back as
+numpy arrays of the same dtype.
+
+Writing is parallel and safe on dask.distributed: the array is created first,
+then every dask block, aligned to whole zarr chunks (or shards), is written by
+the worker that computed it, which opens the store by its path. No two blocks
+share a zarr chunk, so no two workers write the same object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+
+from .._files import check_not_a_source
+from .._streaming import stream_blocks
+from ..errors import FileContentError, MetadataError, OptionError, WriteError
+from ..series import ImageSeries, _todense
+from ._frames import FrameReader, FrameSource, frames_per_chunk_for
+from ._registry import Format, register
+
+#: The attribute where lazyims notes which metadata were numpy arrays.
+RESERVED_KEY = "lazyims"
+DIMENSION_NAMES = ("frame", "row", "col")
+
+
+# -- metadata <-> JSON attributes ---------------------------------------------
+def metadata_to_attributes(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata as JSON-able zarr attributes (numpy arrays as lists, dtypes noted)."""
+    attrs: dict[str, Any] = {}
+    arrays: dict[str, str] = {}
+    scalars: dict[str, str] = {}
+    for key, value in metadata.items():
+        if key == RESERVED_KEY:
+            raise MetadataError(f"metadata may not be called {RESERVED_KEY!r} in a zarr store")
+        if isinstance(value, (np.ndarray, np.generic)):
+            array = np.asarray(value)
+            if array.dtype.kind == "S":
+                array = np.char.decode(array, "utf-8")
+            if array.dtype.kind not in "biufU":
+                raise MetadataError(
+                    f"metadata {key!r} of dtype {array.dtype} cannot be stored as a zarr attribute"
+                )
+            (scalars if isinstance(value, np.generic) else arrays)[key] = array.dtype.str
+            value = array.tolist()
+        elif isinstance(value, bytes):
+            value = value.decode("utf-8", errors="replace")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise MetadataError(
+                f"metadata {key!r} of type {type(value).__name__} cannot be stored as JSON"
+            ) from None
+        attrs[key] = value
+    attrs[RESERVED_KEY] = {"version": 1, "arrays": arrays, "scalars": scalars}
+    return attrs
+
+
+def attributes_to_metadata(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata from zarr attributes, numpy arrays restored where lazyims noted them."""
+    metadata = {k: v for k, v in attrs.items() if k != RESERVED_KEY}
+    notes = attrs.get(RESERVED_KEY)
+    if not isinstance(notes, Mapping):
+        return metadata
+    for kind in ("arrays", "scalars"):
+        for key, dtype in dict(notes.get(kind) or {}).items():
+            if key in metadata:
+                value = np.asarray(metadata[key], dtype=dtype)
+                metadata[key] = value[()] if kind == "scalars" else value
+    return metadata
+
+
+# -- reading --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ZarrFrames(FrameReader):
+    """Reads frames of the array at ``array_path`` in the zarr store ``store``.
+
+    ``store`` is a folder path, or a picklable zarr store object.
+    """
+
+    store: Any
+    array_path: str = ""
+    two_d: bool = False
+
+    def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
+        import zarr
+
+        array = zarr.open_array(self.store, path=self.array_path, mode="r")
+        try:
+            if self.two_d:
+                return array[rows, cols][np.newaxis]
+            return array[start:stop, rows, cols]
+        except Exception as exc:  # noqa: BLE001 - zarr and codecs raise many types
+            raise FileContentError(
+                f"cannot read frames {start}:{stop} ({type(exc).__name__}: {exc})", self._name()
+            ) from None
+
+    def files(self) -> tuple[str, ...]:
+        return (self.store,) if isinstance(self.store, str) else ()
+
+    def _name(self) -> str:
+        return self.store if isinstance(self.store, str) else repr(self.store)
+
+
+def _find_array(group: Any, name: str) -> str:
+    arrays = [path for path, _ in group.arrays()]
+    if len(arrays) == 1:
+        return arrays[0]
+    if not arrays:
+        raise FileContentError("the zarr group holds no array", name)
+    raise FileContentError(
+        f"the zarr group holds several arrays ({', '.join(sorted(arrays))}); choose one with path=",
+        name,
+    )
+
+
+def open_zarr(
+    source: Any,
+    path: str | None = None,
+    frames_per_chunk: int | None = None,
+) -> ImageSeries:
+    """Open a zarr array (v3, or v2) of frames lazily.
+
+    Parameters
+    ----------
+    source
+        The store: a folder (``scan.zarr``), an fsspec URL (with ``format="zarr"``)
+        or a zarr store object.
+    path
+        The array inside the store, when its root is a group; found automatically
+        when the group holds one array.
+    frames_per_chunk
+        Frames per dask chunk; by default a whole number of the zarr chunk's (or
+        shard's) frames making chunks of about 32 MiB, so that every dask chunk
+        reads whole zarr chunks.
+    """
+    import zarr
+    from zarr.errors import NodeNotFoundError
+
+    store = source
+    if isinstance(source, (str, os.PathLike)) and not _is_url(os.fspath(source)):
+        store = os.path.abspath(os.fspath(source))
+    name = store if isinstance(store, str) else repr(store)
+    try:
+        node = zarr.open(store, path=path or "", mode="r")
+    except (NodeNotFoundError, FileNotFoundError, KeyError):
+        raise FileContentError(
+            f"no zarr array or group {'at ' + repr(path) if path else 'here'}", name
+        ) from None
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise FileContentError(f"not a readable zarr store ({exc})", name) from None
+    array_path = path or ""
+    if isinstance(node, zarr.Group):
+        array_path = "/".join(p for p in (array_path, _find_array(node, name)) if p)
+        node = zarr.open_array(store, path=array_path, mode="r")
+    if node.ndim not in (2, 3):
+        raise FileContentError(
+            f"the zarr array is {node.ndim}-D; frames must be 3-D (or 2-D for one frame)", name
+        )
+    two_d = node.ndim == 2
+    nframes = 1 if two_d else node.shape[0]
+    if nframes == 0:
+        raise FileContentError("the zarr array has no frames", name)
+    frame_shape = tuple(node.shape[-2:])
+    dtype = np.dtype(node.dtype)
+    unit = 1 if two_d else (node.shards or node.chunks)[0]
+    if frames_per_chunk is None:
+        frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, unit)
+    elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
+        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+    metadata = attributes_to_metadata(node.attrs.asdict())
+    reader = ZarrFrames(store=store, array_path=array_path, two_d=two_d)
+    origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="zarr")
+    return ImageSeries(
+        None,
+        metadata,
+        format="zarr",
+        source=name + (f":{array_path}" if array_path else ""),
+        files=reader.files(),
+        origin=origin,
+    )
+
+
+# -- writing ----------------------------------------------------------------------
+def _write_block(block: Any, store: Any, start: int) -> int:
+    """Write frames ``start:start+len(block)``; runs on a worker, opens the store itself."""
+    import zarr
+
+    array = zarr.open_array(store, mode="r+")
+    array[start : start + block.shape[0]] = _todense(block)
+    return int(block.shape[0])
+
+
+def _block_tasks(data: Any, store: Any) -> list:
+    starts = np.cumsum((0,) + data.chunks[0][:-1])
+    blocks = data.to_delayed().ravel().tolist()
+    write = dask.delayed(_write_block, pure=False)
+    return [write(b, store, int(s)) for b, s in zip(blocks, starts)]
+
+
+def _is_zarr_folder(path: Path) -> bool:
+    return any((path / name).is_file() for name in ("zarr.json", ".zarray", ".zgroup"))
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike, sources: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it takes the place of ``path``.
+
+    An existing zarr store at ``path`` is replaced only once the new one is whole;
+    on failure the temporary folder is removed and ``path`` is left as it was. A
+    folder that is not a zarr store is never replaced.
+    """
+    final = Path(path).absolute()
+    check_not_a_source(final, sources)
+    if not final.parent.is_dir():
+        raise WriteError("the folder to write into does not exist", final)
+    if final.exists() and not (final.is_dir() and _is_zarr_folder(final)):
+        raise WriteError("something that is not a zarr store is in the way; remove it first", final)
+    tag = uuid.uuid4().hex[:8]
+    tmp = final.with_name(f".{final.name}.{tag}.part")
+    old = final.with_name(f".{final.name}.{tag}.old")
+    try:
+        yield tmp
+        if final.exists():
+            os.replace(final, old)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old, final)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _check_chunking(name: str, value: Any, shape: tuple[int, ...], path: Any) -> tuple[int, ...]:
+    """A chunk or shard shape of positive integers, each capped at the array's length."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 3
+        or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in value)
+    ):
+        raise OptionError(
+            f"{name} must be 3 positive integers (frames, rows, cols), not {value!r}", path
+        )
+    return tuple(min(int(v), n) for v, n in zip(value, shape))
+
+
+def write_zarr(
+    series: ImageSeries,
+    store: Any,
+    *,
+    chunks: tuple[int, int, int] | None = None,
+    shards: tuple[int, int, int] | None = None,
+    compressors: Any = "auto",
+) -> None:
+    """Write ``series`` as a zarr v3 array, block by block, in parallel.
+
+    Parameters
+    ----------
+    series
+        The series to write (sparse series are written dense).
+    store
+        A folder path (``scan.zarr``), an fsspec URL (``s3://bucket/scan.zarr``,
+        needs fsspec and its file system package) or a zarr store object. A
+        folder appears under its name only once complete; an existing zarr store
+        there is replaced then and left intact if writing fails. URLs and store
+        objects are written in place.
+    chunks
+        The zarr chunk shape (frames, rows, cols); default one whole frame per chunk.
+    shards
+        The shard shape (frames, rows, cols), a whole multiple of ``chunks``, to
+        put many chunks in one stored object; default no sharding.
+    compressors
+        zarr's ``compressors`` (default zarr's: zstd).
+
+    Notes
+    -----
+    Each dask block written spans whole zarr chunks (whole shards when sharded)
+    and whole frames, so blocks never share a stored object and workers write
+    without locks. With a path, the blocks are written by the dask workers (on
+    dask.distributed, the workers must see the same file system); with a store
+    object, the blocks are computed and written from this process.
+    """
+    import zarr
+
+    shape = series.shape
+    is_path = isinstance(store, (str, os.PathLike))
+    name = os.fspath(store) if is_path else repr(store)
+    if series.nframes == 0:
+        raise WriteError("a series with no frames cannot be written", name)
+    chunks = _check_chunking("chunks", chunks or (1, *shape[1:]), shape, name)
+    if shards is not None:
+        shards = _check_chunking("shards", shards, shape, name)
+        if any(s % c for s, c in zip(shards, chunks)):
+            raise OptionError(f"shards {shards} must be whole multiples of chunks {chunks}", name)
+    attrs = metadata_to_attributes(series.metadata)
+    # Blocks span whole frames and a whole number of write units (shard, else chunk).
+    unit = (shards or chunks)[0]
+    per_block = frames_per_chunk_for(series.frame_shape, series.dtype, unit)
+    data = series.dense().data.rechunk((per_block, -1, -1))
+
+    def create(target: Any) -> None:
+        try:
+            zarr.create_array(
+                target,
+                shape=shape,
+                dtype=series.dtype,
+                chunks=chunks,
+                shards=shards,
+                compressors=compressors,
+                attributes=attrs,
+                dimension_names=DIMENSION_NAMES,
+                zarr_format=3,
+                overwrite=True,
+            )
+        except (TypeError, ValueError) as exc:
+            raise OptionError(f"zarr cannot create this array: {exc}", name) from None
+
+    if is_path and _is_url(os.fspath(store)):
+        # a remote store (s3://, gs://, ...): written in place by the workers, by URL
+        create(store)
+        dask.compute(*_block_tasks(data, store))
+        return
+    if not is_path:
+        create(store)
+        array = zarr.open_array(store, mode="r+")
+
+        def consume(start: int, block: Any) -> None:
+            array[start : start + block.shape[0]] = _todense(block)
+
+        stream_blocks(data, consume)
+        return
+    with atomic_folder(store, series.files) as tmp:
+        create(str(tmp))
+        dask.compute(*_block_tasks(data, str(tmp)))
+
+
+def _is_url(name: str) -> bool:
+    """True for an fsspec URL such as ``s3://bucket/scan.zarr`` (not a local path)."""
+    return "://" in name and not name.startswith("file://")
+
+
+def _sniff(path: Path) -> bool:
+    return path.is_dir() and _is_zarr_folder(path)
+
+
+def _is_store(obj: Any) -> bool:
+    try:
+        from zarr.abc.store import Store
+    except ImportError:  # pragma: no cover - zarr is a dependency
+        return False
+    return isinstance(obj, Store)
+
+
+register(
+    Format(
+        name="zarr",
+        open=open_zarr,
+        write=write_zarr,
+        extensions=(".zarr",),
+        sniff=_sniff,
+        accepts=_is_store,
+    )
+)
