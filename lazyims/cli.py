@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
@@ -26,7 +28,8 @@ import numpy as np
 from . import __version__
 from ._files import atomic_output
 from .api import open as open_series
-from .errors import LazyImsError, OptionError
+from .api import write
+from .errors import FileContentError, LazyImsError, MissingFileError, OptionError
 
 LOCAL_SCHEDULERS = {
     "threads": "threads",
@@ -197,12 +200,20 @@ def _cmd_info(args: argparse.Namespace, session: Session) -> int:
 
 # -- preview ---------------------------------------------------------------------------
 def _cmd_preview(args: argparse.Namespace, session: Session) -> int:
+    series = open_input(args)
+    print(save_preview(series, Path(args.output), session, log=args.log, dpi=args.dpi))
+    return 0
+
+
+def save_preview(
+    series: Any, output: Path, session: Session, *, log: bool = True, dpi: int = 100
+) -> str:
+    """Save the max over frames of ``series`` as a picture; returns a line saying what it did."""
     try:
         from matplotlib.colors import LogNorm, Normalize
         from matplotlib.figure import Figure
     except ImportError:
         raise LazyImsError("preview needs matplotlib: pip install 'lazyims[preview]'") from None
-    output = Path(args.output)
     kind = output.suffix.lower().lstrip(".")
     figure = Figure(figsize=(7, 5.5), layout="constrained")
     if kind not in figure.canvas.get_supported_filetypes():
@@ -211,11 +222,10 @@ def _cmd_preview(args: argparse.Namespace, session: Session) -> int:
             "use .png, .pdf or .svg",
             output,
         )
-    series = open_input(args)
     (image,) = session.compute(series.data.max(axis=0))
     image = np.asarray(image.todense() if hasattr(image, "todense") else image, dtype=float)
     positive = image[image > 0]
-    if args.log and positive.size:
+    if log and positive.size:
         norm, scale = LogNorm(vmin=positive.min(), vmax=max(positive.max(), positive.min())), "log"
     else:
         norm, scale = Normalize(), "linear"
@@ -223,15 +233,208 @@ def _cmd_preview(args: argparse.Namespace, session: Session) -> int:
     shown = ax.imshow(image, norm=norm, cmap="viridis", interpolation="nearest")
     shown.cmap.set_bad(shown.cmap(0.0))  # pixels <= 0 on a log scale: darkest colour
     figure.colorbar(shown, ax=ax, shrink=0.8, label=f"max over frames ({scale} scale)")
-    ax.set_title(f"{Path(args.input).name}: max of {series.nframes} frames", fontsize=10)
+    name = Path(series.source.split(":")[0]).name if series.source else "series"
+    ax.set_title(f"{name}: max of {series.nframes} frames", fontsize=10)
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     with atomic_output(output, series.files) as tmp:
-        figure.savefig(tmp, format=kind, dpi=args.dpi)
-    print(
+        figure.savefig(tmp, format=kind, dpi=dpi)
+    return (
         f"wrote {output}: max over {series.nframes} frames of {image.shape[0]}x{image.shape[1]}, "
         f"{scale} scale, values {image.min():g} to {image.max():g}"
     )
+
+
+# --- the everyday job: convert, dark, demo -------------------------------------
+
+
+def _parse_frames(text: str) -> slice:
+    """``"2:"``, ``":100"``, ``"2:1442"`` or ``"0:100:2"`` as a slice."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise OptionError(f"--frames takes START:STOP[:STEP], got {text!r}")
+    try:
+        values = [int(p) if p.strip() else None for p in parts]
+    except ValueError:
+        raise OptionError(f"--frames takes integers START:STOP[:STEP], got {text!r}") from None
+    return slice(*values)
+
+
+def _parse_rectangle(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``"R0:R1,C0:C1"`` as HEXRD's ((r0, r1), (c0, c1))."""
+    try:
+        rows, cols = text.split(",")
+        (r0, r1), (c0, c1) = (tuple(int(v) for v in part.split(":")) for part in (rows, cols))
+    except ValueError:
+        raise OptionError(f"--rectangle takes R0:R1,C0:C1, got {text!r}") from None
+    return (r0, r1), (c0, c1)
+
+
+def _dark_image(series, spec: str):
+    """The dark image a ``--dark`` spec names: ``median:N``, ``average:N``,
+    ``max:N``, ``percentile:P:N`` (N frames from the start; 0 = all) or a .npy file."""
+    from . import stats
+
+    kind, _, rest = spec.partition(":")
+    if kind in ("median", "average", "max", "min"):
+        nframes = _int_option(rest or "0", "--dark", spec)
+        return getattr(stats, kind)(series, nframes=nframes)
+    if kind == "percentile":
+        pct, _, n = rest.partition(":")
+        try:
+            pct_value = float(pct)
+        except ValueError:
+            raise OptionError(f"--dark percentile:P[:N] needs a number P, got {spec!r}") from None
+        return stats.percentile(series, pct_value, nframes=_int_option(n or "0", "--dark", spec))
+    path = Path(spec)
+    if path.suffix != ".npy":
+        raise OptionError(
+            f"--dark takes median:N, average:N, max:N, percentile:P:N or a .npy file, got {spec!r}"
+        )
+    if not path.exists():
+        raise MissingFileError("no such dark image", path)
+    try:
+        image = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise FileContentError(f"not a readable .npy image ({exc})", path) from None
+    return image
+
+
+def _int_option(text: str, option: str, spec: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise OptionError(f"{option}: {text!r} in {spec!r} is not a whole number") from None
+
+
+def _target_format(out: Path, to: str | None) -> str:
+    if to:
+        return to
+    suffix = out.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        return "hdf5"
+    if suffix == ".zarr":
+        return "zarr"
+    return "frame-cache"
+
+
+def _target_style(out: Path, style: str | None) -> str:
+    if style:
+        return style
+    suffix = out.suffix.lower()
+    if suffix in (".fch5", ".h5", ".hdf5"):
+        return "fch5"
+    if suffix in (".yml", ".yaml"):
+        return "yml"
+    return "npz"
+
+
+def build_pipeline(series: Any, args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """Apply ``--frames``, ``--dark``, ``--flip`` and ``--rectangle`` lazily, in that order.
+
+    Returns the processed series and a line per step, for the summary.
+    """
+    steps = []
+    if args.frames:
+        series = series[_parse_frames(args.frames)]
+        steps.append(f"frames {args.frames} ({series.nframes} kept)")
+    if args.dark:
+        series = series.dark(_dark_image(series, args.dark))
+        steps.append(f"dark {args.dark} subtracted")
+    if args.flip:
+        series = series.flip(args.flip)
+        steps.append(f"flip {args.flip}")
+    if args.rectangle:
+        series = series.rectangle(_parse_rectangle(args.rectangle))
+        steps.append(f"rectangle {args.rectangle}")
+    return series, steps
+
+
+def convert(series: Any, output: Path, to: str, threshold: float | None, style: str | None):
+    """Write the processed ``series`` to ``output`` as ``to``; returns a summary line."""
+    options: dict[str, Any] = {}
+    if to == "frame-cache":
+        if threshold is None:
+            raise OptionError("a frame-cache keeps pixels above a threshold: give --threshold T")
+        options = {"threshold": threshold, "style": _target_style(output, style)}
+    elif threshold is not None:
+        series = series.threshold(threshold)
+    start = time.perf_counter()
+    write(series, output, to, **options)
+    seconds = time.perf_counter() - start
+    size = _disk_bytes([str(output)])
+    dense = series.data.nbytes
+    return (
+        f"wrote {output} ({to}{', ' + options['style'] if 'style' in options else ''}): "
+        f"{series.nframes} frames of {series.frame_shape[0]}x{series.frame_shape[1]} "
+        f"{series.dtype}, {_size_text(size)} on disk "
+        f"({100 * size / max(dense, 1):.1f}% of {_size_text(dense)} in memory), "
+        f"in {seconds:.1f} s"
+    )
+
+
+def _cmd_convert(args: argparse.Namespace, session: Session) -> int:
+    series, steps = build_pipeline(open_input(args), args)
+    for step in steps:
+        print(step)
+    output = Path(args.output)
+    print(convert(series, output, _target_format(output, args.to), args.threshold, args.style))
+    return 0
+
+
+def _cmd_dark(args: argparse.Namespace, session: Session) -> int:
+    series = open_input(args)
+    spec = (
+        f"{args.stat}:{args.nframes}"
+        if not args.stat.startswith("percentile")
+        else (f"{args.stat}:{args.nframes}")
+    )
+    image = _dark_image(series, spec)
+    (value,) = session.compute(image)
+    value = np.asarray(value.todense() if hasattr(value, "todense") else value)
+    output = Path(args.output)
+    if output.suffix != ".npy":
+        raise OptionError("the dark image is saved as .npy; name the file NAME.npy", output)
+    with atomic_output(output, series.files) as tmp, tmp.open("wb") as fh:
+        np.save(fh, value)
+    used = args.nframes or series.nframes
+    print(
+        f"wrote {output}: {args.stat} of the first {min(used, series.nframes)} frames, "
+        f"{value.shape[0]}x{value.shape[1]} {value.dtype}"
+    )
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, session: Session) -> int:
+    from .demo import write_synthetic_scan
+
+    folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="lazyims-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    scan = folder / "scan.h5"
+    write_synthetic_scan(scan, nframes=args.frames, shape=(args.size, args.size))
+    print(
+        f"made a synthetic scan: {scan} ({args.frames} frames of {args.size}x{args.size} uint16,"
+        f" {_size_text(scan.stat().st_size)}; HEXRD's hdf5 layout)"
+    )
+    raw = open_series(scan, path="imageseries")
+    dark_frames = min(20, raw.nframes)
+    processed = raw.dark(raw.median(nframes=dark_frames)).flip("v")
+    print(
+        f"processing, lazily: dark = median of the first {dark_frames} frames, "
+        "subtracted; flip v; keep pixels > 50"
+    )
+    output = folder / "scan-fc.npz"
+    print(convert(processed, output, "frame-cache", 50.0, "npz"))
+    cache = open_series(output)
+    print(
+        f"frame-cache reopened: {cache.nframes} frames, omega {cache.metadata['omega'][0][0]:g}"
+        f" to {cache.metadata['omega'][-1][1]:g} degrees"
+    )
+    try:
+        print(save_preview(cache, folder / "max.png", session))
+    except LazyImsError as exc:
+        print(f"no preview picture: {exc}")
+    print(f"next: lazyims info {output}")
     return 0
 
 
@@ -292,6 +495,69 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--dpi", type=int, default=100, help="resolution of the picture")
     preview.set_defaults(run=_cmd_preview)
+
+    conv = sub.add_parser(
+        "convert",
+        parents=[common],
+        help="process a scan lazily and write it (the everyday job: raw scan -> frame-cache)",
+        description="Open IN, apply --frames, --dark, --flip and --rectangle in that order, "
+        "and write OUT. The format of OUT comes from its extension (.npz, .fch5, .yml: "
+        "frame-cache; .h5: hdf5; .zarr: zarr) unless --to names it.",
+    )
+    add_input_arguments(conv)
+    conv.add_argument("output", help="the file to write")
+    conv.add_argument("--to", choices=["frame-cache", "hdf5", "zarr"], default=None)
+    conv.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="keep pixels above T (required for frame-cache; other formats set the rest to 0)",
+    )
+    conv.add_argument(
+        "--dark",
+        default=None,
+        metavar="median:N|average:N|max:N|percentile:P:N|FILE.npy",
+        help="subtract a dark image: a statistic of the first N frames (0 = all), or a file",
+    )
+    conv.add_argument("--flip", default=None, metavar="CODE", help="v, h, vh, t, r90, r270, ...")
+    conv.add_argument("--rectangle", default=None, metavar="R0:R1,C0:C1", help="crop")
+    conv.add_argument("--frames", default=None, metavar="START:STOP[:STEP]", help="e.g. 2:")
+    conv.add_argument(
+        "--style",
+        choices=["npz", "fch5", "yml"],
+        default=None,
+        help="frame-cache style (default from the extension, else npz)",
+    )
+    conv.set_defaults(run=_cmd_convert)
+
+    dark = sub.add_parser("dark", parents=[common], help="compute a dark image and save it as .npy")
+    add_input_arguments(dark)
+    dark.add_argument("output", help="the .npy file to write")
+    dark.add_argument(
+        "--stat",
+        default="median",
+        metavar="median|average|max|min|percentile:P",
+        help="the statistic over frames (default median)",
+    )
+    dark.add_argument(
+        "--nframes", type=int, default=100, help="first N frames (0 = all; default 100)"
+    )
+    dark.set_defaults(run=_cmd_dark)
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="make a small synthetic scan, convert it to a frame-cache, and say what it did",
+    )
+    demo.add_argument(
+        "folder",
+        nargs="?",
+        default=None,
+        help="where to put the files (default: a new temporary folder)",
+    )
+    demo.add_argument("--frames", type=int, default=60, help="frames of the scan (default 60)")
+    demo.add_argument("--size", type=int, default=256, help="rows and columns (default 256)")
+    demo.set_defaults(run=_cmd_demo)
     return parser
 
 
