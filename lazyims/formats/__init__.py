@@ -5,6 +5,7 @@ Importing this package registers every format; :func:`lazyims.open` and
 """
 
 from . import array, hdf5  # noqa: F401 - importing registers the format
+from . import framecache  # noqa: F401 - registers frame-cache (npz, fch5, yml)
 from ._registry import Format, detect, get, names, register
 
 __all__ = ["Format", "detect", "get", "names", "register"]
