@@ -72,7 +72,7 @@ def stream_blocks(array: da.Array, consume: Consumer) -> None:
 
         futures = client.compute(blocks)
         start_of = {f.key: s for f, s in zip(futures, starts)}
-        pending = as_completed(futures)
+        pending = as_completed(futures, loop=client.loop)
         del futures  # let each block go from the cluster once it is written
         for future in pending:
             sink.put(start_of[future.key], future.result())

@@ -20,10 +20,12 @@ def _check_options(func: Any, fmt: str, args: tuple, options: dict[str, Any]) ->
             for p in list(inspect.signature(func).parameters.values())[len(args) :]
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
-        raise OptionError(f"{exc} (format {fmt!r} takes: {', '.join(params) or 'no options'})") from None
+        raise OptionError(
+            f"{exc} (format {fmt!r} takes: {', '.join(params) or 'no options'})"
+        ) from None
 
 
-def open(source: Any, format: str | None = None, **options: Any) -> ImageSeries:  # noqa: A001
+def open(source: Any, /, format: str | None = None, **options: Any) -> ImageSeries:  # noqa: A001
     """Open an image series lazily: only headers and metadata are read.
 
     Parameters
@@ -53,14 +55,14 @@ def open(source: Any, format: str | None = None, **options: Any) -> ImageSeries:
     return fmt.open(source, **options)
 
 
-def write(series: ImageSeries, path: str | os.PathLike, format: str, **options: Any) -> None:  # noqa: A002
-    """Write ``series`` to ``path`` in ``format``, block by block.
+def write(series: ImageSeries, fname: str | os.PathLike, format: str, /, **options: Any) -> None:  # noqa: A002
+    """Write ``series`` to ``fname`` in ``format``, block by block.
 
     Parameters
     ----------
     series
         What to write (an ImageSeries, or an array, which is wrapped first).
-    path
+    fname
         The file to create. It appears only when complete; an existing file of
         that name is replaced then, and left intact if writing fails.
     format
@@ -73,5 +75,5 @@ def write(series: ImageSeries, path: str | os.PathLike, format: str, **options: 
         raise FormatError(f"format {fmt.name!r} can be read but not written")
     if not isinstance(series, ImageSeries):
         series = open(series)
-    _check_options(fmt.write, fmt.name, (series, path), options)
-    fmt.write(series, path, **options)
+    _check_options(fmt.write, fmt.name, (series, fname), options)
+    fmt.write(series, fname, **options)

@@ -154,7 +154,7 @@ def write_yml(series: ImageSeries, fname: str, threshold: Any) -> None:
         yml_tmp = stack.enter_context(atomic_output(final, series.files))
         npy_tmps = {p: stack.enter_context(atomic_output(p, series.files)) for p in arrays}
         cache_tmp = stack.enter_context(atomic_output(cache, series.files))
-        write_cache_npz(series, cache_tmp, threshold, os.fspath(cache), header={})
+        write_cache_npz(series, cache_tmp, threshold, fname, header={})
         for npy, value in arrays.items():
             with open(npy_tmps[npy], "wb") as fh:
                 np.lib.format.write_array(fh, value, allow_pickle=False)
