@@ -18,6 +18,8 @@ import dask
 import dask.array as da
 import numpy as np
 from dask.base import get_scheduler
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
 
 Consumer = Callable[[int, Any], None]
 
@@ -44,7 +46,8 @@ class _OrderedSink:
                 self._next += 1
 
 
-def _deliver(block: Any, start: int, token: str) -> None:
+def _deliver(block: Any, start: int, token: str, previous: Any = None) -> None:
+    # ``previous`` (the delivery of the block before) is only there to order the tasks.
     _SINKS[token].put(start, block)
 
 
@@ -81,8 +84,19 @@ def stream_blocks(array: da.Array, consume: Consumer) -> None:
     token = uuid.uuid4().hex
     _SINKS[token] = sink
     try:
-        tasks = [dask.delayed(_deliver)(b, s, token) for b, s in zip(blocks, starts)]
+        # Each delivery waits for the one before, so dask computes the blocks in frame
+        # order and few blocks wait in memory (unchained, dask may order them any way
+        # and the sink would hold nearly the whole scan until the first block arrives).
+        # The chain is one graph layer: chaining Delayed objects would cost O(n^2).
+        name = f"deliver-{token}"
+        chain: dict = {}
+        for i, (block, start) in enumerate(zip(blocks, starts)):
+            previous = (name, i - 1) if i else None
+            chain[(name, i)] = (_deliver, block.key, start, token, previous)
+        # the blocks share one (optimized) graph: depending on the first brings it all
+        graph = HighLevelGraph.from_collections(name, chain, dependencies=blocks[:1])
+        last = Delayed((name, len(starts) - 1), graph, layer=name)
         scheduler = "threads" if get_scheduler(collections=[array]) is not dask.get else "sync"
-        dask.compute(*tasks, scheduler=scheduler)
+        dask.compute(last, scheduler=scheduler)
     finally:
         del _SINKS[token]

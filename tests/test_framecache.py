@@ -309,3 +309,22 @@ def test_region_reads_a_rectangle(golden, expected):
     ims = lazyims.open(golden("fc.npz"))
     part = ims.origin.cropped(slice(4, 40), slice(8, 60)).to_dask().compute()
     np.testing.assert_array_equal(part.todense(), expected["framecache_dense"][:, 4:40, 8:60])
+
+
+def test_writer_gets_blocks_computed_in_frame_order(tmp_path, monkeypatch):
+    # Blocks reaching the writer out of order would wait in memory; computed in frame
+    # order, none waits (the whole scan once waited for a first block computed last).
+    from lazyims import _streaming
+
+    arrivals = []
+    original = _streaming._OrderedSink.put
+
+    def put(self, start, block):
+        arrivals.append(start)
+        original(self, start, block)
+
+    monkeypatch.setattr(_streaming._OrderedSink, "put", put)
+    frames = synthetic_frames(nframes=60)
+    series_of(frames, chunk=2).to_framecache(tmp_path / "order.fch5", 60)
+    assert arrivals == sorted(arrivals) and len(arrivals) == 30
+    np.testing.assert_array_equal(lazyims.open(tmp_path / "order.fch5").compute(), kept(frames, 60))
