@@ -17,6 +17,7 @@ import yaml
 from conftest import synthetic_frames
 
 import lazyims
+from lazyims.formats.framecache import npz as npz_style
 from lazyims.formats.framecache import open_framecache
 
 GOLDEN = {
@@ -248,23 +249,49 @@ def test_yml_found_from_another_working_folder_and_old_array_form(tmp_path, gold
 
 
 # -- reading a frame reads that frame alone ---------------------------------------------
-def test_npz_chunk_opens_only_its_frames_members(tmp_path, monkeypatch):
+def test_npz_chunk_reads_only_its_frames_members(tmp_path, monkeypatch):
     frames = synthetic_frames(nframes=40)
     series_of(frames).to_framecache(tmp_path / "many.npz", 45)
     ims = lazyims.open(tmp_path / "many.npz", frames_per_chunk=4)
-    opened = []
-    original = zipfile.ZipFile.open
+    read = []
+    original = npz_style._read_located
 
-    def counting(self, name, *args, **kwargs):
-        opened.append(getattr(name, "filename", name))
-        return original(self, name, *args, **kwargs)
+    def counting(fh, member, path):
+        read.append(member.name)
+        return original(fh, member, path)
 
-    monkeypatch.setattr(zipfile.ZipFile, "open", counting)
+    monkeypatch.setattr(npz_style, "_read_located", counting)
     with dask.config.set(scheduler="sync"):
         np.testing.assert_array_equal(ims[21].compute(), kept(frames[21], 45))
-    assert sorted(opened) == sorted(
+    assert sorted(read) == sorted(
         f"{i}_{p}.npy" for i in range(20, 24) for p in ("row", "col", "data")
     )
+
+
+def test_npz_damaged_member_bytes(tmp_path):
+    frames = synthetic_frames(nframes=3)
+    path = tmp_path / "damaged.npz"
+    series_of(frames).to_framecache(path, 45)
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("1_data.npy")
+    data = bytearray(path.read_bytes())
+    middle = info.header_offset + 30 + len(info.filename) + info.compress_size // 2
+    data[middle] ^= 0xFF
+    path.write_bytes(bytes(data))
+    ims = lazyims.open(path, frames_per_chunk=1)
+    np.testing.assert_array_equal(ims[0].compute(), kept(frames[0], 45))
+    with pytest.raises(lazyims.FileContentError, match="1_data") as err:
+        ims[1].compute()
+    assert "damaged.npz" in str(err.value)
+
+
+def test_npz_replaced_file_is_read_anew(tmp_path):
+    path = tmp_path / "c.npz"
+    first, second = synthetic_frames(nframes=3, seed=1), synthetic_frames(nframes=3, seed=2)
+    series_of(first).to_framecache(path, 45)
+    np.testing.assert_array_equal(lazyims.open(path).compute(), kept(first, 45))
+    series_of(second).to_framecache(path, 45)
+    np.testing.assert_array_equal(lazyims.open(path).compute(), kept(second, 45))
 
 
 def test_npz_one_frame_reads_despite_other_frames_corrupt(tmp_path):
