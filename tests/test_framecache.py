@@ -355,3 +355,24 @@ def test_writer_gets_blocks_computed_in_frame_order(tmp_path, monkeypatch):
     series_of(frames, chunk=2).to_framecache(tmp_path / "order.fch5", 60)
     assert arrivals == sorted(arrivals) and len(arrivals) == 30
     np.testing.assert_array_equal(lazyims.open(tmp_path / "order.fch5").compute(), kept(frames, 60))
+
+
+def test_old_npz_with_dtype_as_text(tmp_path, golden, expected):
+    with np.load(golden("fc.npz")) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["dtype"] = np.array("float32")  # older HEXRD wrote the dtype as str
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    ims = lazyims.open(tmp_path / "old.npz")
+    assert ims.dtype == np.float32
+    np.testing.assert_array_equal(ims.compute(), expected["framecache_dense"])
+
+
+def test_negative_threshold_on_sparse_series_keeps_the_zeros(tmp_path, golden, expected):
+    ims = lazyims.open(golden("fc.npz"))
+    with pytest.warns(UserWarning, match="more than 10%"):
+        ims.to_framecache(tmp_path / "all.npz", threshold=-1)
+    with np.load(tmp_path / "all.npz") as npz:
+        assert npz["0_data"].size == 48 * 64  # every pixel, zeros included
+    np.testing.assert_array_equal(
+        lazyims.open(tmp_path / "all.npz").compute(), expected["framecache_dense"]
+    )

@@ -52,6 +52,12 @@ def test_npz_without_header_is_not_a_framecache(tmp_path):
         lazyims.open(tmp_path / "other.npz")
 
 
+def test_yml_cache_npz_opened_alone_points_to_its_yml(tmp_path, small):
+    small.to_framecache(tmp_path / "s.yml", 60)
+    with pytest.raises(lazyims.FileContentError, match="opens through its .yml"):
+        lazyims.open(tmp_path / "s_cache.npz")
+
+
 def test_fch5_of_another_version(golden):
     path = golden("fc.fch5")
     with h5py.File(path, "a") as f:

@@ -190,8 +190,13 @@ def open_npz(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
         members = _member_names(zf)
         missing = [k for k in HEADER_KEYS if k not in members]
         if missing:
+            hint = (
+                " (the npz of a yml frame-cache opens through its .yml)"
+                if "0_row" in members
+                else ""
+            )
             raise FileContentError(
-                f"not a frame-cache: no {', '.join(missing)} member(s) in the npz", fname
+                f"not a frame-cache: no {', '.join(missing)} member(s) in the npz{hint}", fname
             )
         header = {k: _read_member(zf, members[k], fname) for k in HEADER_KEYS}
         metadata = {
