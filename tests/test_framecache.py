@@ -376,3 +376,36 @@ def test_negative_threshold_on_sparse_series_keeps_the_zeros(tmp_path, golden, e
     np.testing.assert_array_equal(
         lazyims.open(tmp_path / "all.npz").compute(), expected["framecache_dense"]
     )
+
+
+def _h5_layout(group: h5py.Group) -> dict:
+    layout = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            string = h5py.check_string_dtype(obj.dtype)
+            kind = ("str", string.encoding) if string else obj.dtype.str
+            filters = obj.id.get_create_plist()
+            ids = [filters.get_filter(i)[0] for i in range(filters.get_nfilters())]
+            layout[name] = (kind, obj.ndim, obj.shape[1:], ids)
+
+    group.visititems(visit)
+    return layout
+
+
+def test_written_caches_match_hexrds_golden_files(tmp_path, golden, expected):
+    # Write the golden cache again (everything it stores is above 20): the members, their
+    # dtypes and the fch5 datasets, string types and filters are those HEXRD wrote.
+    ims = lazyims.open(golden("fc.npz"))
+    ims.to_framecache(tmp_path / "again.npz", threshold=20)
+    ims.to_framecache(tmp_path / "again.fch5", threshold=20)
+    with np.load(golden("fc.npz")) as theirs, np.load(tmp_path / "again.npz") as ours:
+        assert sorted(theirs.files) == sorted(ours.files)
+        for key in theirs.files:
+            assert theirs[key].dtype == ours[key].dtype, key
+            np.testing.assert_array_equal(theirs[key], ours[key], err_msg=key)
+    with h5py.File(golden("fc.fch5")) as theirs, h5py.File(tmp_path / "again.fch5") as ours:
+        assert dict(theirs.attrs) == dict(ours.attrs)
+        assert _h5_layout(theirs) == _h5_layout(ours)
+        assert theirs["shape"][()].tolist() == ours["shape"][()].tolist()
+        assert theirs["dtype"][()] == ours["dtype"][()]
