@@ -409,3 +409,27 @@ def test_written_caches_match_hexrds_golden_files(tmp_path, golden, expected):
         assert _h5_layout(theirs) == _h5_layout(ours)
         assert theirs["shape"][()].tolist() == ours["shape"][()].tolist()
         assert theirs["dtype"][()] == ours["dtype"][()]
+
+
+def test_unsorted_and_repeated_pixels_are_summed(tmp_path):
+    # Neither HEXRD nor lazyims writes these, but HEXRD's sparse matrices sum repeats.
+    arrays = {
+        "shape": np.array([4, 5]),
+        "nframes": np.array(2),
+        "dtype": np.array(b"float32"),
+        "0_row": np.array([3, 0, 3, 1], np.uint16),
+        "0_col": np.array([4, 2, 4, 0], np.uint16),
+        "0_data": np.array([1.5, 2.0, 2.5, 7.0], np.float32),
+        "1_row": np.zeros(0, np.uint16),
+        "1_col": np.zeros(0, np.uint16),
+        "1_data": np.zeros(0, np.float32),
+    }
+    np.savez_compressed(tmp_path / "odd.npz", **arrays)
+    expected = np.zeros((2, 4, 5), np.float32)
+    expected[0, 3, 4], expected[0, 0, 2], expected[0, 1, 0] = 4.0, 2.0, 7.0
+    ims = lazyims.open(tmp_path / "odd.npz")
+    np.testing.assert_array_equal(ims.compute(), expected)
+    ims.to_framecache(tmp_path / "clean.npz", threshold=0)
+    with np.load(tmp_path / "clean.npz") as npz:
+        assert npz["0_row"].tolist() == [0, 1, 3] and npz["0_col"].tolist() == [2, 0, 4]
+        assert npz["0_data"].tolist() == [2.0, 7.0, 4.0]

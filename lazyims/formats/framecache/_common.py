@@ -136,13 +136,36 @@ def frames_to_coo(
         )
         values.append(data[inside].astype(dtype, copy=False))
     shape = (len(frames), rows.stop - rows.start, cols.stop - cols.start)
-    # Duplicated pixels (never written by HEXRD or lazyims) are summed, as HEXRD's
-    # sparse matrices do; this also sorts the coordinates.
-    return sparse.COO(
+    return canonical_coo(
         np.concatenate(coords, axis=1) if coords else np.zeros((3, 0), np.intp),
         np.concatenate(values) if values else np.zeros(0, dtype),
+        shape,
+    )
+
+
+def canonical_coo(coords: np.ndarray, data: np.ndarray, shape: tuple[int, ...]) -> sparse.COO:
+    """A COO (fill value 0) with its pixels sorted and repeated pixels summed.
+
+    Done with numpy: letting ``sparse.COO`` do it compiles numba code in every new
+    process (about a second, longer than reading a frame). Repeated pixels (never
+    written by HEXRD or lazyims) are summed, as HEXRD's sparse matrices do.
+    """
+    linear = np.ravel_multi_index(tuple(coords), shape) if data.size else np.zeros(0, np.intp)
+    if linear.size > 1 and not (np.diff(linear) > 0).all():
+        order = np.argsort(linear, kind="stable")
+        linear, data = linear[order], data[order]
+        first = np.concatenate([[True], np.diff(linear) != 0])
+        if not first.all():
+            data = np.add.reduceat(data, np.flatnonzero(first)).astype(data.dtype, copy=False)
+            linear = linear[first]
+        coords = np.stack(np.unravel_index(linear, shape))
+    return sparse.COO(
+        coords.astype(np.int32 if max(shape, default=0) < 2**31 else np.int64, copy=False),
+        data,
         shape=shape,
-        fill_value=dtype.type(0),
+        has_duplicates=False,
+        sorted=True,
+        fill_value=data.dtype.type(0),
     )
 
 
@@ -223,15 +246,8 @@ def _threshold_block(block: Any, threshold: Any) -> sparse.COO:
     """Pixels of ``block`` strictly greater than ``threshold`` as a sorted COO (NaN never)."""
     if is_sparse_array(block) and threshold >= 0 and block.fill_value == 0:
         # Implicit zeros are not kept, so only the stored values need looking at.
-        # Building a COO with duplicates allowed sorts the pixels and sums repeats.
         keep = block.data > threshold
-        return sparse.COO(
-            block.coords[:, keep],
-            block.data[keep],
-            shape=block.shape,
-            fill_value=block.dtype.type(0),
-            idx_dtype=np.int32,
-        )
+        return canonical_coo(block.coords[:, keep], block.data[keep], block.shape)
     dense = block.todense() if is_sparse_array(block) else np.asarray(block)
     keep = dense > threshold
     return sparse.COO(
