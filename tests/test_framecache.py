@@ -414,7 +414,7 @@ def test_written_caches_match_hexrds_golden_files(tmp_path, golden, expected):
 def test_unsorted_and_repeated_pixels_are_summed(tmp_path):
     # Neither HEXRD nor lazyims writes these, but HEXRD's sparse matrices sum repeats.
     arrays = {
-        "shape": np.array([4, 5]),
+        "shape": np.array([10, 10]),
         "nframes": np.array(2),
         "dtype": np.array(b"float32"),
         "0_row": np.array([3, 0, 3, 1], np.uint16),
@@ -425,7 +425,7 @@ def test_unsorted_and_repeated_pixels_are_summed(tmp_path):
         "1_data": np.zeros(0, np.float32),
     }
     np.savez_compressed(tmp_path / "odd.npz", **arrays)
-    expected = np.zeros((2, 4, 5), np.float32)
+    expected = np.zeros((2, 10, 10), np.float32)
     expected[0, 3, 4], expected[0, 0, 2], expected[0, 1, 0] = 4.0, 2.0, 7.0
     ims = lazyims.open(tmp_path / "odd.npz")
     np.testing.assert_array_equal(ims.compute(), expected)
