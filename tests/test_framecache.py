@@ -433,3 +433,37 @@ def test_unsorted_and_repeated_pixels_are_summed(tmp_path):
     with np.load(tmp_path / "clean.npz") as npz:
         assert npz["0_row"].tolist() == [0, 1, 3] and npz["0_col"].tolist() == [2, 0, 4]
         assert npz["0_data"].tolist() == [2.0, 7.0, 4.0]
+
+
+def test_a_slow_writer_does_not_make_computed_blocks_pile_up(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from lazyims import _streaming
+
+    lock = threading.Lock()
+    counts = {"computed": 0, "written": 0, "most_waiting": 0}
+
+    def produce(block):
+        with lock:
+            counts["computed"] += block.shape[0] > 0
+            waiting = counts["computed"] - counts["written"]
+            counts["most_waiting"] = max(counts["most_waiting"], waiting)
+        return block
+
+    original = _streaming._OrderedSink.put
+
+    def slow_put(self, start, block):
+        time.sleep(0.003)  # a writer slower than the computation
+        original(self, start, block)
+        with lock:
+            counts["written"] += 1
+
+    monkeypatch.setattr(_streaming._OrderedSink, "put", slow_put)
+    frames = synthetic_frames(nframes=80)
+    ims = series_of(frames, chunk=1).map_blocks(produce, dtype=frames.dtype)
+    with dask.config.set(num_workers=2):
+        ims.to_framecache(tmp_path / "slow.npz", 60)
+    assert counts["computed"] == counts["written"] == 80
+    assert counts["most_waiting"] <= 2 + 3  # threads + 1 ahead, and the block being written
+    np.testing.assert_array_equal(lazyims.open(tmp_path / "slow.npz").compute(), kept(frames, 60))
