@@ -140,6 +140,8 @@ def test_fch5_inside_a_group_of_a_larger_file(tmp_path):
     ims = lazyims.open(path, path="panels/ff1")
     assert ims.source.endswith(":/panels/ff1")
     np.testing.assert_array_equal(ims.compute(), kept(frames, 40))
+    # the one group holding a frame-cache is found without path=
+    np.testing.assert_array_equal(lazyims.open(path).compute(), kept(frames, 40))
 
 
 def test_fch5_nested_metadata_round_trip(tmp_path):

@@ -82,6 +82,15 @@ def test_fch5_group_that_is_no_framecache(tmp_path, small):
         lazyims.open(tmp_path / "g.h5", format="frame-cache", path="nowhere")
 
 
+def test_fch5_file_with_several_caches_needs_path(tmp_path, small):
+    small.to_framecache(tmp_path / "two.h5", 60, group="ff1")
+    with h5py.File(tmp_path / "two.h5", "a") as f:
+        f.copy("ff1", "ff2")
+    with pytest.raises(lazyims.FileContentError, match="several groups"):
+        lazyims.open(tmp_path / "two.h5")
+    assert lazyims.open(tmp_path / "two.h5", path="ff2").nframes == 3
+
+
 def test_yml_naming_a_missing_cache(golden):
     path = golden("fc_yml.yml", "fc_yml-omega.npy", "fc_yml-panel.npy")
     with pytest.raises(lazyims.MissingFileError, match="fc_yml_cache.npz"):

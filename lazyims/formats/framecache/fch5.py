@@ -122,12 +122,31 @@ def _read_metadata(group: h5py.Group) -> dict[str, Any]:
     return out
 
 
+def _find_cache_group(f: h5py.File) -> str:
+    """The root when it holds the frame-cache, else the one group marked as one."""
+    if "frame_ids" in f:
+        return "/"
+    found: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Group) and VERSION_ATTR in obj.attrs:
+            found.append(obj.name)
+
+    f.visititems(visit)
+    if len(found) > 1:
+        raise FileContentError(
+            f"several groups hold a frame-cache ({', '.join(found)}); choose one with path=",
+            f.filename,
+        )
+    return found[0] if found else "/"
+
+
 def open_fch5(
     fname: str, path: str | None = None, frames_per_chunk: int | None = None
 ) -> ImageSeries:
     """Open an fch5 frame-cache (in group ``path``, default the root): header and metadata only."""
-    group_name = path or "/"
     with open_h5(fname) as f:
+        group_name = path or _find_cache_group(f)
         g = f.get(group_name)
         if not isinstance(g, h5py.Group):
             raise FileContentError(f"no group {group_name!r} in the file", fname)
