@@ -17,6 +17,7 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -47,9 +48,6 @@ from ._common import (
     thresholded,
 )
 
-# Errors a damaged or truncated zip member raises while being read.
-_ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
-
 
 def _open_zip(path: str) -> zipfile.ZipFile:
     try:
@@ -60,23 +58,6 @@ def _open_zip(path: str) -> zipfile.ZipFile:
         raise FileContentError(
             f"not a readable npz (zip) file, perhaps truncated ({exc})", path
         ) from None
-
-
-def _member_names(zf: zipfile.ZipFile) -> dict[str, str]:
-    """Array name -> zip member name (``.npy`` suffix dropped, as numpy.load does)."""
-    names = {}
-    for member in zf.namelist():
-        names[member[:-4] if member.endswith(".npy") else member] = member
-    return names
-
-
-def _read_member(zf: zipfile.ZipFile, member: str, path: str) -> np.ndarray:
-    """One array member, read with numpy's .npy reader (never unpickling)."""
-    try:
-        with zf.open(member) as fh:
-            return np.lib.format.read_array(fh, allow_pickle=False)
-    except _ZIP_READ_ERRORS as exc:
-        raise FileContentError(f"cannot read member {member!r} ({exc})", path) from None
 
 
 class MemberLocation(NamedTuple):
@@ -174,7 +155,7 @@ class NpzFrames(FrameReader):
         return (self.path,)
 
 
-def check_frame_members(members: dict[str, str], nframes: int, path: str) -> None:
+def check_frame_members(members: Mapping[str, Any], nframes: int, path: str) -> None:
     """Every frame 0..nframes-1 has its three members (checked from the zip's directory)."""
     for i in range(nframes):
         for part in ("row", "col", "data"):
@@ -186,21 +167,19 @@ def check_frame_members(members: dict[str, str], nframes: int, path: str) -> Non
 
 def open_npz(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
     """Open an npz frame-cache: reads the zip directory, header and metadata only."""
-    with _open_zip(fname) as zf:
-        members = _member_names(zf)
-        missing = [k for k in HEADER_KEYS if k not in members]
-        if missing:
-            hint = (
-                " (the npz of a yml frame-cache opens through its .yml)"
-                if "0_row" in members
-                else ""
-            )
-            raise FileContentError(
-                f"not a frame-cache: no {', '.join(missing)} member(s) in the npz{hint}", fname
-            )
-        header = {k: _read_member(zf, members[k], fname) for k in HEADER_KEYS}
+    members = zip_index(fname)  # also kept for the chunks read in this process
+    missing = [k for k in HEADER_KEYS if k not in members]
+    if missing:
+        hint = (
+            " (the npz of a yml frame-cache opens through its .yml)" if "0_row" in members else ""
+        )
+        raise FileContentError(
+            f"not a frame-cache: no {', '.join(missing)} member(s) in the npz{hint}", fname
+        )
+    with open(fname, "rb") as fh:
+        header = {k: _read_located(fh, members[k], fname) for k in HEADER_KEYS}
         metadata = {
-            key: metadata_value(_read_member(zf, member, fname))
+            key: metadata_value(_read_located(fh, member, fname))
             for key, member in members.items()
             if key not in HEADER_KEYS and not FRAME_MEMBER.match(key)
         }

@@ -33,12 +33,11 @@ from ...errors import FileContentError, MissingFileError
 from ...series import ImageSeries
 from ._common import check_metadata, metadata_value, parse_dtype, parse_nframes, parse_shape
 from .npz import (
-    _member_names,
-    _open_zip,
     check_frame_members,
     check_writable,
     series_from_npz,
     write_cache_npz,
+    zip_index,
 )
 
 LOAD_NUMPY = "! load-numpy-array"
@@ -95,8 +94,7 @@ def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
     nframes = parse_nframes(data["nframes"], fname)
     dtype = parse_dtype(data["dtype"], fname)
     metadata = read_meta(doc.get("meta"), folder, fname)
-    with _open_zip(cache) as zf:
-        check_frame_members(_member_names(zf), nframes, cache)
+    check_frame_members(zip_index(cache), nframes, cache)
     return series_from_npz(
         cache,
         shape,
