@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import sparse
 import yaml
-from conftest import synthetic_frames
 
 import lazyims
 from lazyims.formats.framecache import npz as npz_style
 from lazyims.formats.framecache import open_framecache
+
+from .conftest import synthetic_frames
 
 GOLDEN = {
     "npz": ("fc.npz",),

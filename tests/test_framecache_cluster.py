@@ -6,9 +6,10 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
-from conftest import synthetic_frames
 
 import lazyims
+
+from .conftest import synthetic_frames
 
 
 @pytest.mark.parametrize("name", ["fc.npz", "fc.fch5"])

@@ -6,9 +6,10 @@ import dask.array as da
 import h5py
 import numpy as np
 import pytest
-from conftest import synthetic_frames
 
 import lazyims
+
+from .conftest import synthetic_frames
 
 
 def series_of(frames, **metadata):
