@@ -3,12 +3,14 @@
 Writers use :func:`stream_blocks` so that only a few blocks are in memory at once,
 never the whole scan, whatever the scheduler: on dask's local threaded scheduler
 the blocks are computed in one graph (shared work such as a dark image is done
-once) and passed to the writer as they finish; on a dask.distributed client they
+once), in frame order and at most a few blocks ahead of the writer, which gets
+them as they finish; on a dask.distributed client they
 are computed on the workers and gathered one by one.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -16,8 +18,12 @@ from typing import Any
 
 import dask
 import dask.array as da
+import dask.local
+import dask.threaded
 import numpy as np
 from dask.base import get_scheduler
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
 
 Consumer = Callable[[int, Any], None]
 
@@ -44,7 +50,8 @@ class _OrderedSink:
                 self._next += 1
 
 
-def _deliver(block: Any, start: int, token: str) -> None:
+def _deliver(block: Any, start: int, token: str, previous: Any = None) -> None:
+    # ``previous`` (the delivery of the block before) is only there to order the tasks.
     _SINKS[token].put(start, block)
 
 
@@ -81,8 +88,76 @@ def stream_blocks(array: da.Array, consume: Consumer) -> None:
     token = uuid.uuid4().hex
     _SINKS[token] = sink
     try:
-        tasks = [dask.delayed(_deliver)(b, s, token) for b, s in zip(blocks, starts)]
-        scheduler = "threads" if get_scheduler(collections=[array]) is not dask.get else "sync"
-        dask.compute(*tasks, scheduler=scheduler)
+        sync = get_scheduler(collections=[array]) is dask.get
+        _compute_locally(blocks, starts, token, sync)
     finally:
         del _SINKS[token]
+
+
+def _after(_gate: Any, value: Any) -> Any:
+    return value
+
+
+def _local_threads() -> int:
+    return int(dask.config.get("num_workers", None) or os.cpu_count() or 2)
+
+
+def _first_block_needing(dsk: dict, outputs: list) -> dict:
+    """For every key of the graph, the index of the first output block that needs it."""
+    owner: dict = {}
+    for i, key in enumerate(outputs):
+        stack = [key]
+        while stack:
+            k = stack.pop()
+            if k in owner:
+                continue
+            owner[k] = i
+            stack.extend(dsk[k].dependencies)
+    return owner
+
+
+def _compute_locally(blocks: list, starts: list[int], token: str, sync: bool) -> None:
+    """Compute the blocks in one local graph in which the deliveries are chained in frame
+    order and the work of block i waits for the delivery of block i - window.
+
+    Unchained, dask may compute the blocks in any order (frame 0 last) and the sink
+    holds nearly the whole scan; chained but ungated, idle threads compute blocks
+    ahead of a slower writer and these wait in memory. Gated, at most ``window``
+    blocks are computed ahead. Work shared by all blocks (a dark image) belongs to
+    block 0 and is done once.
+    """
+    name = f"deliver-{token}"
+    try:
+        from dask._task_spec import GraphNode, Task, TaskRef
+    except ImportError:  # an older or newer dask: chained deliveries only
+        _compute_chained(blocks, starts, token, sync, name)
+        return
+    dsk = dict(blocks[0].__dask_graph__())  # the blocks share one (optimized) graph
+    if not all(isinstance(node, GraphNode) for node in dsk.values()):
+        _compute_chained(blocks, starts, token, sync, name)
+        return
+    window = _local_threads() + 1
+    for key, i in _first_block_needing(dsk, [b.key for b in blocks]).items():
+        node = dsk[key]
+        if i >= window and isinstance(node, Task):
+            dsk[key] = Task(key, _after, TaskRef((name, i - window)), node)
+    for i, (block, start) in enumerate(zip(blocks, starts)):
+        previous = TaskRef((name, i - 1)) if i else None
+        dsk[(name, i)] = Task((name, i), _deliver, TaskRef(block.key), start, token, previous)
+    last = (name, len(blocks) - 1)
+    if sync:
+        dask.local.get_sync(dsk, last)
+    else:
+        dask.threaded.get(dsk, last)
+
+
+def _compute_chained(blocks: list, starts: list[int], token: str, sync: bool, name: str) -> None:
+    # Each delivery waits for the one before, so dask computes the blocks in frame
+    # order. The chain is one graph layer: chaining Delayed objects would cost O(n^2).
+    chain: dict = {}
+    for i, (block, start) in enumerate(zip(blocks, starts)):
+        previous = (name, i - 1) if i else None
+        chain[(name, i)] = (_deliver, block.key, start, token, previous)
+    graph = HighLevelGraph.from_collections(name, chain, dependencies=blocks[:1])
+    last = Delayed((name, len(starts) - 1), graph, layer=name)
+    dask.compute(last, scheduler="sync" if sync else "threads")

@@ -452,3 +452,36 @@ class ImageSeries:
         from .hexrd import HexrdAdapter
 
         return HexrdAdapter(self)
+
+    # -- frame-cache (branch frame-cache) ------------------------------------------
+    def to_framecache(
+        self,
+        path: str | os.PathLike,
+        threshold: float,
+        style: str | None = None,
+        **options: Any,
+    ) -> None:
+        """Write the series as a sparse frame-cache, keeping pixels ``> threshold``.
+
+        Parameters
+        ----------
+        path
+            The file to create.
+        threshold
+            Pixels strictly greater than this are kept (NaN never).
+        style
+            ``"npz"``, ``"fch5"`` or ``"yml"``; by default from the file name
+            (``.fch5``/``.h5``/``.hdf5``: fch5, ``.yml``/``.yaml``: yml), else npz.
+        **options
+            Further options of the style, e.g. ``path=`` (the group) for fch5:
+            pass it as ``group=`` here, since ``path`` names the file.
+
+        Examples
+        --------
+        >>> ims.to_framecache("scan-fc.npz", threshold=20)  # doctest: +SKIP
+        """
+        from .api import write
+
+        if "group" in options:
+            options["path"] = options.pop("group")
+        write(self, path, "frame-cache", threshold=threshold, style=style, **options)

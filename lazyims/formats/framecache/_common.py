@@ -1,0 +1,309 @@
+"""What the three frame-cache styles share: sparse blocks, thresholding, metadata checks.
+
+A frame-cache stores, for every frame, the row and column (uint16) and value of
+each pixel kept by a threshold. lazyims reads it as a dask array whose chunks are
+``sparse.COO`` blocks of a few frames (fill value 0) and writes it from any series
+by thresholding every chunk inside the dask graph, so that only small sparse
+blocks reach the writer.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import sparse
+
+from ...errors import FileContentError, MetadataError, OptionError, WriteError
+from ...series import is_sparse_array
+
+#: Header keys of the npz style; metadata may not use these names.
+HEADER_KEYS = ("shape", "nframes", "dtype")
+#: Names of the per-frame npz members: ``{i}_row``, ``{i}_col``, ``{i}_data``.
+FRAME_MEMBER = re.compile(r"^(\d+)_(row|col|data)$")
+#: Rows and columns are stored as uint16, so indices go up to 65535.
+MAX_INDEX = np.iinfo(np.uint16).max
+#: HEXRD warns when a frame keeps more than this fraction of its pixels.
+DENSE_WARNING_FRACTION = 0.1
+#: Dense size of one chunk of a frame-cache series (sparse chunks are much smaller,
+#: but ``compute()`` expands each one) and the most frames in one chunk.
+TARGET_DENSE_CHUNK_BYTES = 16 * 2**20
+MAX_FRAMES_PER_CHUNK = 64
+
+
+def default_frames_per_chunk(frame_shape: tuple[int, int], dtype: Any) -> int:
+    """Frames per chunk: dense chunks of about 16 MiB, at most 64 frames."""
+    frame_bytes = max(1, int(np.prod(frame_shape)) * np.dtype(dtype).itemsize)
+    return int(min(MAX_FRAMES_PER_CHUNK, max(1, TARGET_DENSE_CHUNK_BYTES // frame_bytes)))
+
+
+def check_frames_per_chunk(value: Any, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise OptionError(f"frames_per_chunk must be a positive integer, not {value!r}", path)
+
+
+def parse_dtype(value: Any, path: str) -> np.dtype:
+    """The series dtype from a header value (bytes, str, or a 0-d array of either)."""
+    if isinstance(value, np.ndarray):
+        value = value[()] if value.ndim == 0 else value
+    if isinstance(value, (bytes, np.bytes_)):
+        value = value.decode("ascii", errors="replace")
+    try:
+        dtype = np.dtype(str(value))
+    except TypeError:
+        raise FileContentError(f"the header dtype {value!r} is not a numpy dtype", path) from None
+    if dtype.kind not in "biuf":
+        raise FileContentError(f"the header dtype {dtype} is not a numeric dtype", path)
+    return dtype
+
+
+def parse_shape(value: Any, path: str) -> tuple[int, int]:
+    """The frame shape (rows, cols) from a header value."""
+    try:
+        shape = tuple(int(v) for v in np.asarray(value).ravel())
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 2 or min(shape) < 1:
+        raise FileContentError(f"the header shape {value!r} is not (rows, cols)", path)
+    return shape
+
+
+def parse_nframes(value: Any, path: str) -> int:
+    try:
+        array = np.asarray(value)
+        nframes = int(array.ravel()[0]) if array.size == 1 else -1
+    except (TypeError, ValueError):
+        nframes = -1
+    if nframes < 1:
+        raise FileContentError(
+            f"the header nframes {value!r} is not a positive frame count "
+            "(a frame-cache of no frames cannot be opened)",
+            path,
+        )
+    return nframes
+
+
+def metadata_value(value: Any) -> Any:
+    """A stored metadata value as users expect it: 0-d arrays as scalars, text as str."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.str_):
+        return str(value)
+    return value
+
+
+# -- reading -------------------------------------------------------------------------
+def frames_to_coo(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    frame_shape: tuple[int, int],
+    dtype: np.dtype,
+    rows: slice,
+    cols: slice,
+    path: str,
+    first_frame: int,
+) -> sparse.COO:
+    """One sparse block from each frame's (row, col, data), cut to ``rows`` x ``cols``."""
+    nrows, ncols = frame_shape
+    coords, values = [], []
+    for k, (row, col, data) in enumerate(frames):
+        if not row.shape == col.shape == data.shape or row.ndim != 1:
+            raise FileContentError(
+                f"frame {first_frame + k}: row, col and data differ in length "
+                f"({row.shape}, {col.shape}, {data.shape})",
+                path,
+            )
+        if row.size and (row.max() >= nrows or col.max() >= ncols):
+            raise FileContentError(
+                f"frame {first_frame + k}: a pixel lies outside the {nrows}x{ncols} frame", path
+            )
+        inside = (row >= rows.start) & (row < rows.stop) & (col >= cols.start) & (col < cols.stop)
+        n = int(inside.sum())
+        coords.append(
+            np.stack(
+                [
+                    np.full(n, k, dtype=np.intp),
+                    row[inside].astype(np.intp) - rows.start,
+                    col[inside].astype(np.intp) - cols.start,
+                ]
+            )
+        )
+        values.append(data[inside].astype(dtype, copy=False))
+    shape = (len(frames), rows.stop - rows.start, cols.stop - cols.start)
+    return canonical_coo(
+        np.concatenate(coords, axis=1) if coords else np.zeros((3, 0), np.intp),
+        np.concatenate(values) if values else np.zeros(0, dtype),
+        shape,
+    )
+
+
+def canonical_coo(coords: np.ndarray, data: np.ndarray, shape: tuple[int, ...]) -> sparse.COO:
+    """A COO (fill value 0) with its pixels sorted and repeated pixels summed.
+
+    Done with numpy: letting ``sparse.COO`` do it compiles numba code in every new
+    process (about a second, longer than reading a frame). Repeated pixels (never
+    written by HEXRD or lazyims) are summed, as HEXRD's sparse matrices do.
+    """
+    linear = np.ravel_multi_index(tuple(coords), shape) if data.size else np.zeros(0, np.intp)
+    if linear.size > 1 and not (np.diff(linear) > 0).all():
+        order = np.argsort(linear, kind="stable")
+        linear, data = linear[order], data[order]
+        first = np.concatenate([[True], np.diff(linear) != 0])
+        if not first.all():
+            data = np.add.reduceat(data, np.flatnonzero(first)).astype(data.dtype, copy=False)
+            linear = linear[first]
+        coords = np.stack(np.unravel_index(linear, shape))
+    return sparse.COO(
+        coords.astype(np.int32 if max(shape, default=0) < 2**31 else np.int64, copy=False),
+        data,
+        shape=shape,
+        has_duplicates=False,
+        sorted=True,
+        fill_value=data.dtype.type(0),
+    )
+
+
+# -- writing -------------------------------------------------------------------------
+def check_threshold(threshold: Any, path: str) -> float | int:
+    """A threshold is a real number, not NaN."""
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or np.isnan(float(threshold))
+    ):
+        raise OptionError(f"threshold must be a real number (not NaN), not {threshold!r}", path)
+    return threshold
+
+
+def check_frame_shape(frame_shape: tuple[int, int], path: str) -> None:
+    """Rows and columns are stored as uint16: larger frames cannot be stored."""
+    rows, cols = frame_shape
+    if rows - 1 > MAX_INDEX or cols - 1 > MAX_INDEX:
+        raise WriteError(
+            f"frames of {rows}x{cols} cannot be stored in a frame-cache: its rows and "
+            f"columns are uint16, so frames may have at most {MAX_INDEX + 1} rows and columns",
+            path,
+        )
+
+
+def check_series_dtype(dtype: np.dtype, path: str) -> None:
+    if np.dtype(dtype).kind not in "biuf":
+        raise WriteError(f"a frame-cache stores numbers; the series' dtype is {dtype}", path)
+
+
+def check_metadata(
+    metadata: Mapping[str, Any], path: str, *, reserved: bool, nested: bool = False
+) -> dict[str, Any]:
+    """Metadata as numpy values, checked before anything is written.
+
+    ``None`` and values that numpy could only store as objects (which HEXRD cannot
+    load without pickle) are errors; with ``reserved``, names that would overwrite
+    the npz header or a frame's members are errors too. ``nested`` allows dicts
+    (stored as groups in fch5).
+    """
+    checked: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key or "/" in key:
+            raise MetadataError(f"metadata name {key!r} cannot be stored (empty or with '/')", path)
+        if reserved and (key in HEADER_KEYS or FRAME_MEMBER.match(key)):
+            raise MetadataError(
+                f"metadata name {key!r} is reserved in a frame-cache "
+                "(shape, nframes, dtype and {i}_row/{i}_col/{i}_data hold the frames)",
+                path,
+            )
+        if isinstance(value, Mapping):
+            if not nested:
+                raise MetadataError(
+                    f"metadata {key!r} is a dict; this frame-cache style stores only arrays, "
+                    "numbers and text (the fch5 style stores dicts)",
+                    path,
+                )
+            checked[key] = check_metadata(value, path, reserved=False, nested=True)
+            continue
+        if value is None:
+            raise MetadataError(f"metadata {key!r} is None, which a frame-cache cannot store", path)
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError) as exc:
+            raise MetadataError(f"metadata {key!r} is not an array ({exc})", path) from None
+        if array.dtype.kind not in "biufcSU":
+            raise MetadataError(
+                f"metadata {key!r} of type {type(value).__name__} would need pickle to be "
+                "stored, which HEXRD refuses to load",
+                path,
+            )
+        checked[key] = array
+    return checked
+
+
+def _threshold_block(block: Any, threshold: Any) -> sparse.COO:
+    """Pixels of ``block`` strictly greater than ``threshold`` as a sorted COO (NaN never)."""
+    if is_sparse_array(block) and threshold >= 0 and block.fill_value == 0:
+        # Implicit zeros are not kept, so only the stored values need looking at.
+        keep = block.data > threshold
+        return canonical_coo(block.coords[:, keep], block.data[keep], block.shape)
+    dense = block.todense() if is_sparse_array(block) else np.asarray(block)
+    keep = dense > threshold
+    return sparse.COO(
+        np.stack(np.nonzero(keep)),  # C order: frames, then rows, then columns
+        dense[keep],
+        shape=dense.shape,
+        has_duplicates=False,
+        sorted=True,
+        fill_value=dense.dtype.type(0),
+        idx_dtype=np.int32,
+    )
+
+
+def thresholded(data: da.Array, threshold: Any) -> da.Array:
+    """The lazy sparse array of pixels above ``threshold``, whole frames per chunk.
+
+    The thresholding runs in the dask graph, chunk by chunk, on the workers.
+    """
+    data = data.rechunk({1: -1, 2: -1})
+    meta = sparse.COO.from_numpy(np.zeros((0, 0, 0), dtype=data.dtype))
+    return data.map_blocks(_threshold_block, threshold, dtype=data.dtype, meta=meta)
+
+
+def split_frames(block: sparse.COO) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(row uint16, col uint16, data) of every frame of a sorted sparse block."""
+    frame_of = block.coords[0]
+    bounds = np.searchsorted(frame_of, np.arange(block.shape[0] + 1))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        yield (
+            block.coords[1, a:b].astype(np.uint16),
+            block.coords[2, a:b].astype(np.uint16),
+            block.data[a:b],
+        )
+
+
+class DensityWarningCounter:
+    """Counts frames keeping more than 10% of their pixels; warns once at the end."""
+
+    def __init__(self, frame_shape: tuple[int, int], path: str):
+        self._limit = DENSE_WARNING_FRACTION * frame_shape[0] * frame_shape[1]
+        self._pixels = frame_shape[0] * frame_shape[1]
+        self._path = path
+        self._frames: list[tuple[int, float]] = []
+
+    def check(self, frame: int, kept: int) -> None:
+        if kept > self._limit:
+            self._frames.append((frame, kept / self._pixels))
+
+    def warn(self) -> None:
+        if not self._frames:
+            return
+        frame, fraction = self._frames[0]
+        warnings.warn(
+            f"{self._path}: {len(self._frames)} frame(s) keep more than 10% of their pixels "
+            f"(first: frame {frame}, {fraction:.0%}); a frame-cache is meant to be sparse, "
+            "consider a higher threshold",
+            UserWarning,
+            stacklevel=4,
+        )

@@ -1,0 +1,291 @@
+"""The npz style of frame-cache: one zip file, one member per array.
+
+Members (each a ``.npy`` file, deflate-compressed, as ``numpy.savez_compressed``
+writes them): ``shape`` (int64, 2), ``nframes`` (0-d int64), ``dtype`` (0-d bytes,
+e.g. b'float32'), then ``{i}_row`` and ``{i}_col`` (uint16) and ``{i}_data`` (the
+series' dtype) for every frame i; any other member is metadata.
+
+Reading opens only the members of the frames asked for; writing appends members
+to the zip file as blocks of frames arrive, so neither holds the whole scan.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import struct
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import sparse
+
+from ..._files import atomic_output
+from ..._streaming import stream_blocks
+from ...errors import FileContentError, MissingFileError
+from ...series import ImageSeries
+from .._frames import FrameReader, FrameSource
+from ._common import (
+    FRAME_MEMBER,
+    HEADER_KEYS,
+    DensityWarningCounter,
+    check_frame_shape,
+    check_frames_per_chunk,
+    check_metadata,
+    check_series_dtype,
+    check_threshold,
+    default_frames_per_chunk,
+    frames_to_coo,
+    metadata_value,
+    parse_dtype,
+    parse_nframes,
+    parse_shape,
+    split_frames,
+    thresholded,
+)
+
+
+def _open_zip(path: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise MissingFileError("no such file", path) from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FileContentError(
+            f"not a readable npz (zip) file, perhaps truncated ({exc})", path
+        ) from None
+
+
+class MemberLocation(NamedTuple):
+    """Where one member's bytes lie in a zip file (from the zip's central directory)."""
+
+    name: str
+    header_offset: int
+    compress_size: int
+    file_size: int
+    compress_type: int
+    crc: int
+
+
+@functools.lru_cache(maxsize=16)
+def _zip_index(path: str, size: int, mtime_ns: int) -> dict[str, MemberLocation]:
+    """Array name -> member location, parsed once per process and file version.
+
+    Parsing the central directory of a 1440-frame cache (4320 members) takes longer
+    than reading a frame, so chunks look their members up here instead.
+    """
+    with _open_zip(path) as zf:
+        return {
+            (i.filename[:-4] if i.filename.endswith(".npy") else i.filename): MemberLocation(
+                i.filename, i.header_offset, i.compress_size, i.file_size, i.compress_type, i.CRC
+            )
+            for i in zf.infolist()
+        }
+
+
+def zip_index(path: str) -> dict[str, MemberLocation]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise MissingFileError("no such file", path) from None
+    return _zip_index(path, st.st_size, st.st_mtime_ns)
+
+
+def _read_located(fh: Any, member: MemberLocation, path: str) -> np.ndarray:
+    """Read one stored or deflated ``.npy`` member at its offset (checking its CRC)."""
+    fh.seek(member.header_offset)
+    header = fh.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise FileContentError(f"member {member.name!r}: bad local header", path)
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    fh.seek(member.header_offset + 30 + name_length + extra_length)
+    raw = fh.read(member.compress_size)
+    try:
+        if member.compress_type == zipfile.ZIP_STORED:
+            body = raw
+        elif member.compress_type == zipfile.ZIP_DEFLATED:
+            body = zlib.decompress(raw, -15)
+        else:
+            raise FileContentError(
+                f"member {member.name!r} uses zip compression {member.compress_type}, "
+                "not deflate or stored",
+                path,
+            )
+    except zlib.error as exc:
+        raise FileContentError(f"member {member.name!r} is damaged ({exc})", path) from None
+    if len(body) != member.file_size or zlib.crc32(body) != member.crc:
+        raise FileContentError(f"member {member.name!r} is damaged or truncated (bad CRC)", path)
+    try:
+        return np.lib.format.read_array(io.BytesIO(body), allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise FileContentError(
+            f"member {member.name!r} is not a .npy array ({exc})", path
+        ) from None
+
+
+@dataclass(frozen=True)
+class NpzFrames(FrameReader):
+    """Reads frames of an npz frame-cache, reading only their ``{i}_*`` members."""
+
+    path: str
+    frame_shape: tuple[int, int]
+    dtype: str
+
+    def read(self, start: int, stop: int, rows: slice, cols: slice) -> sparse.COO:
+        index = zip_index(self.path)
+        frames = []
+        with open(self.path, "rb") as fh:
+            for i in range(start, stop):
+                parts = []
+                for part in ("row", "col", "data"):
+                    member = index.get(f"{i}_{part}")
+                    if member is None:
+                        raise FileContentError(f"frame {i} has no member '{i}_{part}'", self.path)
+                    parts.append(_read_located(fh, member, self.path))
+                frames.append(tuple(parts))
+        return frames_to_coo(
+            frames, self.frame_shape, np.dtype(self.dtype), rows, cols, self.path, start
+        )
+
+    def files(self) -> tuple[str, ...]:
+        return (self.path,)
+
+
+def check_frame_members(members: Mapping[str, Any], nframes: int, path: str) -> None:
+    """Every frame 0..nframes-1 has its three members (checked from the zip's directory)."""
+    for i in range(nframes):
+        for part in ("row", "col", "data"):
+            if f"{i}_{part}" not in members:
+                raise FileContentError(
+                    f"the cache has {nframes} frames but no member '{i}_{part}'", path
+                )
+
+
+def open_npz(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
+    """Open an npz frame-cache: reads the zip directory, header and metadata only."""
+    members = zip_index(fname)  # also kept for the chunks read in this process
+    missing = [k for k in HEADER_KEYS if k not in members]
+    if missing:
+        hint = (
+            " (the npz of a yml frame-cache opens through its .yml)" if "0_row" in members else ""
+        )
+        raise FileContentError(
+            f"not a frame-cache: no {', '.join(missing)} member(s) in the npz{hint}", fname
+        )
+    with open(fname, "rb") as fh:
+        header = {k: _read_located(fh, members[k], fname) for k in HEADER_KEYS}
+        metadata = {
+            key: metadata_value(_read_located(fh, member, fname))
+            for key, member in members.items()
+            if key not in HEADER_KEYS and not FRAME_MEMBER.match(key)
+        }
+    shape = parse_shape(header["shape"], fname)
+    nframes = parse_nframes(header["nframes"], fname)
+    dtype = parse_dtype(header["dtype"], fname)
+    check_frame_members(members, nframes, fname)
+    return series_from_npz(fname, shape, nframes, dtype, metadata, frames_per_chunk, "npz")
+
+
+def series_from_npz(
+    fname: str,
+    shape: tuple[int, int],
+    nframes: int,
+    dtype: np.dtype,
+    metadata: dict[str, Any],
+    frames_per_chunk: int | None,
+    style: str,
+    source: str | None = None,
+    files: tuple[str, ...] = (),
+) -> ImageSeries:
+    """The lazy series of the frames stored in npz ``fname`` (npz and yml styles)."""
+    if frames_per_chunk is None:
+        frames_per_chunk = default_frames_per_chunk(shape, dtype)
+    check_frames_per_chunk(frames_per_chunk, fname)
+    reader = NpzFrames(path=fname, frame_shape=shape, dtype=dtype.str)
+    fpc = int(frames_per_chunk)
+    origin = FrameSource(reader, nframes, shape, dtype, fpc, sparse=True, name=f"fc-{style}")
+    return ImageSeries(
+        None,
+        metadata,
+        format="frame-cache",
+        source=source or fname,
+        files=files or (fname,),
+        origin=origin,
+    )
+
+
+class NpzWriter:
+    """Appends arrays to a zip file as ``.npy`` members, like ``numpy.savez_compressed``."""
+
+    # Members larger than this are written with zip64 headers (needed past 4 GiB; the
+    # size is not known before a member is written, so decide from the array's size).
+    _ZIP64_ABOVE = 2**30
+
+    def __init__(self, path: str | os.PathLike):
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
+
+    def add(self, name: str, array: np.ndarray) -> None:
+        array = np.asanyarray(array)
+        force_zip64 = array.nbytes > self._ZIP64_ABOVE
+        with self._zip.open(f"{name}.npy", "w", force_zip64=force_zip64) as fh:
+            np.lib.format.write_array(fh, array, allow_pickle=False)
+
+    def add_frames(self, first: int, block: sparse.COO, density: DensityWarningCounter) -> None:
+        for k, (row, col, data) in enumerate(split_frames(block)):
+            i = first + k
+            density.check(i, data.size)
+            self.add(f"{i}_row", row)
+            self.add(f"{i}_col", col)
+            self.add(f"{i}_data", data)
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> NpzWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def header_arrays(series: ImageSeries) -> dict[str, np.ndarray]:
+    """The header members, with HEXRD's dtypes."""
+    return {
+        "shape": np.array(series.frame_shape, dtype=np.int64),
+        "nframes": np.array(series.nframes, dtype=np.int64),
+        "dtype": np.array(str(series.dtype).encode()),
+    }
+
+
+def write_cache_npz(
+    series: ImageSeries, tmp: str | os.PathLike, threshold: Any, path: str, *, header: dict
+) -> None:
+    """Threshold ``series`` chunk by chunk and append its frames to a new npz at ``tmp``."""
+    density = DensityWarningCounter(series.frame_shape, path)
+    with NpzWriter(tmp) as writer:
+        for key, value in header.items():
+            writer.add(key, value)
+        stream_blocks(
+            thresholded(series.data, threshold),
+            lambda first, block: writer.add_frames(first, block, density),
+        )
+    density.warn()
+
+
+def check_writable(series: ImageSeries, threshold: Any, path: str) -> None:
+    """What every style checks before writing anything."""
+    check_threshold(threshold, path)
+    check_series_dtype(series.dtype, path)
+    check_frame_shape(series.frame_shape, path)
+
+
+def write_npz(series: ImageSeries, fname: str, threshold: Any) -> None:
+    """Write ``series`` as an npz frame-cache (see the module doc)."""
+    check_writable(series, threshold, fname)
+    metadata = check_metadata(series.metadata, fname, reserved=True)
+    with atomic_output(fname, series.files) as tmp:
+        write_cache_npz(series, tmp, threshold, fname, header={**header_arrays(series), **metadata})

@@ -1,0 +1,159 @@
+"""The yml style of frame-cache (older, still in the wild): a YAML file beside an npz.
+
+::
+
+    data:
+      file: scan_cache.npz      # relative to the YAML's folder; holds only {i}_* members
+      dtype: float32
+      nframes: 1440
+      shape: [3888, 3072]
+    meta:
+      panel: ff1
+      omega: '! load-numpy-array scan-omega.npy'
+
+Metadata values ``'! load-numpy-array NAME.npy'`` load a .npy file, found relative
+to the YAML's folder first, then the working directory (HEXRD uses the working
+directory only). The older form ``key: ++np.array`` takes its value from the
+sibling key ``key-array``.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..._files import atomic_output
+from ..._yaml import load_yaml, resolve_relative
+from ...errors import FileContentError, MissingFileError
+from ...series import ImageSeries
+from ._common import check_metadata, metadata_value, parse_dtype, parse_nframes, parse_shape
+from .npz import (
+    check_frame_members,
+    check_writable,
+    series_from_npz,
+    write_cache_npz,
+    zip_index,
+)
+
+LOAD_NUMPY = "! load-numpy-array"
+OLD_ARRAY_MARK = "++np.array"
+
+
+def _load_npy(name: str, folder: Path | None, key: str, yml: str) -> Any:
+    path = resolve_relative(name, folder)
+    try:
+        return metadata_value(np.load(path, allow_pickle=False))
+    except FileNotFoundError:
+        raise MissingFileError(
+            f"metadata {key!r} names a .npy file that does not exist", path
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise FileContentError(f"metadata {key!r}: cannot load {path} ({exc})", yml) from None
+
+
+def read_meta(meta: Any, folder: Path | None, yml: str) -> dict[str, Any]:
+    """The ``meta`` section with .npy references and old-style arrays loaded."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise FileContentError(f"'meta' must be a mapping, not {type(meta).__name__}", yml)
+    out: dict[str, Any] = {}
+    for key, value in meta.items():
+        key = str(key)
+        if isinstance(value, str) and value.startswith(LOAD_NUMPY):
+            out[key] = _load_npy(value[len(LOAD_NUMPY) :].strip(), folder, key, yml)
+        elif value == OLD_ARRAY_MARK:
+            if f"{key}-array" not in meta:
+                raise FileContentError(
+                    f"metadata {key!r} is {value!r} but has no '{key}-array'", yml
+                )
+            out[key] = np.array(meta[f"{key}-array"])
+        elif key.endswith("-array") and meta.get(key[: -len("-array")]) == OLD_ARRAY_MARK:
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
+    """Open a yml frame-cache: reads the YAML, the npz's directory and the .npy metadata."""
+    doc, folder = load_yaml(fname)
+    data = doc.get("data")
+    if not isinstance(data, dict):
+        raise FileContentError("not a frame-cache YAML: no 'data' mapping", fname)
+    missing = [k for k in ("file", "dtype", "nframes", "shape") if k not in data]
+    if missing:
+        raise FileContentError(f"'data' has no {', '.join(missing)}", fname)
+    cache = os.fspath(resolve_relative(str(data["file"]), folder))
+    shape = parse_shape(data["shape"], fname)
+    nframes = parse_nframes(data["nframes"], fname)
+    dtype = parse_dtype(data["dtype"], fname)
+    metadata = read_meta(doc.get("meta"), folder, fname)
+    check_frame_members(zip_index(cache), nframes, cache)
+    return series_from_npz(
+        cache,
+        shape,
+        nframes,
+        dtype,
+        metadata,
+        frames_per_chunk,
+        "yml",
+        source=fname,
+        files=(fname, cache),
+    )
+
+
+def _inline(value: np.ndarray) -> Any:
+    """A 0-d text or number as a plain YAML value, or None when it goes to a .npy file."""
+    if value.ndim != 0:
+        return None
+    if value.dtype.kind == "U":
+        return str(value)
+    if value.dtype.kind in "biuf":
+        return value.item()
+    return None
+
+
+def write_yml(series: ImageSeries, fname: str, threshold: Any) -> None:
+    """Write ``series`` as a yml frame-cache: ``NAME.yml``, ``NAME_cache.npz``, ``NAME-KEY.npy``.
+
+    The YAML appears last, once the cache and the .npy files are whole.
+    """
+    check_writable(series, threshold, fname)
+    metadata = check_metadata(series.metadata, fname, reserved=False)
+    final = Path(fname)
+    cache = final.with_name(f"{final.stem}_cache.npz")
+    meta: dict[str, Any] = {}
+    arrays: dict[Path, np.ndarray] = {}
+    for key, value in metadata.items():
+        inline = _inline(value)
+        if inline is not None:
+            meta[key] = inline
+        else:
+            npy = final.with_name(f"{final.stem}-{key}.npy")
+            arrays[npy] = value
+            meta[key] = f"{LOAD_NUMPY} {npy.name}"
+    doc = {
+        "data": {
+            "file": cache.name,
+            "dtype": str(series.dtype),
+            "nframes": int(series.nframes),
+            "shape": [int(n) for n in series.frame_shape],
+        },
+        "meta": meta,
+    }
+    with ExitStack() as stack:
+        # Entered first, so replaced last: the YAML appears only when all else is in place.
+        yml_tmp = stack.enter_context(atomic_output(final, series.files))
+        npy_tmps = {p: stack.enter_context(atomic_output(p, series.files)) for p in arrays}
+        cache_tmp = stack.enter_context(atomic_output(cache, series.files))
+        write_cache_npz(series, cache_tmp, threshold, fname, header={})
+        for npy, value in arrays.items():
+            with open(npy_tmps[npy], "wb") as fh:
+                np.lib.format.write_array(fh, value, allow_pickle=False)
+        yml_tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
