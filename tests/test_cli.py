@@ -147,3 +147,76 @@ def test_main_in_process_returns_the_status(golden, capsys):
     assert "frames:   12" in capsys.readouterr().out
     assert main(["info", "does-not-exist.h5"]) == 1
     assert capsys.readouterr().err.startswith("lazyims: error: does-not-exist.h5")
+
+
+# -- the everyday job: convert, dark, demo ------------------------------------------------
+
+
+def test_convert_hdf5_to_each_frame_cache_style_matches_hexrd(golden, tmp_path, expected):
+    scan = golden("scan.h5")
+    for name in ("fc.npz", "fc.fch5", "fc.yml"):
+        out = tmp_path / name
+        result = run("convert", scan, out, "--dark", "median:0", "--flip", "v", "--threshold", "20")
+        assert result.returncode == 0, result.stderr
+        assert "wrote" in result.stdout and "dark median:0" in result.stdout
+        cache = lazyims.open(out)
+        assert cache.format == "frame-cache"
+        np.testing.assert_allclose(cache.compute(), expected["framecache_dense"], rtol=1e-6)
+        np.testing.assert_array_equal(cache.metadata["omega"], expected["omega"])
+
+
+def test_convert_with_frames_rectangle_and_saved_dark(golden, tmp_path, expected):
+    scan = golden("scan.h5")
+    dark = tmp_path / "dark.npy"
+    result = run("dark", scan, dark, "--stat", "average", "--nframes", "5")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(dark), expected["stats_average_nf5"], rtol=1e-6)
+    out = tmp_path / "crop.h5"
+    result = run("convert", scan, out, "--frames", "2:", "--dark", dark, "--rectangle", "4:40,8:60")
+    assert result.returncode == 0, result.stderr
+    got = lazyims.open(out)
+    frames = expected["frames"][2:].astype(np.float32)
+    dark_image = expected["stats_average_nf5"].astype(np.float32)
+    want = np.clip(frames - dark_image, 0, None)[:, 4:40, 8:60]
+    np.testing.assert_allclose(got.compute(), want, rtol=1e-6)
+    np.testing.assert_array_equal(got.metadata["omega"], expected["omega"][2:])
+
+
+def test_dark_median_equals_hexrds(golden, tmp_path, expected):
+    out = tmp_path / "dark.npy"
+    result = run("dark", golden("scan.h5"), out, "--nframes", "5")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.load(out), expected["stats_median_nf5"])
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--threshold", "x"], ["threshold", "invalid float"]),
+        (["--flip", "sideways", "--threshold", "1"], ["sideways"]),
+        (["--dark", "mean:3", "--threshold", "1"], ["--dark"]),
+        (["--dark", "nothere.npy", "--threshold", "1"], ["nothere.npy"]),
+        (["--frames", "a:b", "--threshold", "1"], ["--frames"]),
+        (["--rectangle", "0:10", "--threshold", "1"], ["--rectangle"]),
+        ([], ["--threshold"]),
+    ],
+)
+def test_convert_errors_are_one_line(golden, tmp_path, args, words):
+    out = tmp_path / "out.npz"
+    result = run("convert", golden("scan.h5"), out, *args)
+    assert_one_line_error(result, *words)
+    assert not out.exists()
+
+
+def test_demo_makes_a_scan_a_frame_cache_and_a_picture(tmp_path):
+    result = run("demo", tmp_path / "demo", "--frames", "12", "--size", "64")
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "demo"
+    cache = lazyims.open(folder / "scan-fc.npz")
+    scan = lazyims.open(folder / "scan.h5")
+    assert cache.nframes == scan.nframes == 12
+    raw = scan.compute().astype(np.float32)
+    want = np.clip(raw - np.median(raw, axis=0), 0, None)[:, :, ::-1]
+    np.testing.assert_allclose(cache.compute(), np.where(want > 50, want, 0), rtol=1e-6)
+    assert (folder / "max.png").read_bytes()[:4] == b"\x89PNG"
+    assert str(folder / "scan-fc.npz") in result.stdout
