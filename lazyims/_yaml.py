@@ -9,9 +9,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from .errors import FileContentError, MissingFileError
+from ._metadata import decode_value
+from .errors import FileContentError, MetadataError, MissingFileError
 
 
 def load_yaml(source: str | os.PathLike) -> tuple[dict[str, Any], Path | None]:
@@ -65,3 +67,56 @@ def resolve_relative(name: str | os.PathLike, base: Path | None) -> Path:
     if p.exists():
         return p
     return base / p if base is not None else p
+
+
+def yaml_metadata(meta: Any, folder: Path | None, where: Any) -> dict[str, Any]:
+    """Metadata of a YAML block, with its triggers applied.
+
+    ``"! load-numpy-array name.npy"`` loads a .npy file (relative to the YAML's
+    folder, then the working folder; never with pickle; a 0-d array becomes a
+    scalar, text a str); ``key: ++np.array`` takes the value of the sibling
+    ``key-array`` as a numpy array (the sibling is dropped). Used by the
+    image-files and frame-cache (yml style) formats.
+    """
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise MetadataError(
+            f"the metadata block must be a mapping, not {type(meta).__name__}", where
+        )
+    out: dict[str, Any] = {}
+    used_siblings = {f"{k}-array" for k, v in meta.items() if v == "++np.array"}
+    for key, value in meta.items():
+        key = str(key)
+        if key in used_siblings:
+            continue
+        if value == "++np.array":
+            if f"{key}-array" not in meta:
+                raise MetadataError(
+                    f"metadata {key!r} is '++np.array' but there is no {key}-array", where
+                )
+            out[key] = np.array(meta[f"{key}-array"])
+        elif isinstance(value, str) and value.split()[:1] == ["!"]:
+            words = value.split()
+            if len(words) != 3 or words[1] != "load-numpy-array":
+                raise MetadataError(
+                    f"metadata {key!r}: unknown trigger {value!r}; "
+                    "expected '! load-numpy-array FILE.npy'",
+                    where,
+                )
+            npy = resolve_relative(words[2], folder)
+            try:
+                out[key] = _scalar_if_0d(np.load(npy, allow_pickle=False))
+            except FileNotFoundError:
+                raise MissingFileError(f"metadata {key!r} names a missing file", npy) from None
+            except (OSError, ValueError) as exc:
+                raise MetadataError(
+                    f"metadata {key!r}: cannot load {str(npy)!r}: {exc}", npy
+                ) from None
+        else:
+            out[key] = value
+    return out
+
+
+def _scalar_if_0d(value: np.ndarray) -> Any:
+    return decode_value(value[()]) if value.ndim == 0 else decode_value(value)

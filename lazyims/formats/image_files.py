@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._yaml import load_yaml, resolve_relative, yaml_keys
+from .._yaml import load_yaml, resolve_relative, yaml_keys, yaml_metadata
 from ..errors import FileContentError, LazyImsError, MetadataError, MissingFileError, OptionError
 from ..series import ImageSeries
 from ._frames import FrameReader, FrameSource
@@ -387,53 +387,6 @@ def find_files(block: Any, folder: Path | None, where: Any) -> list[str]:
             raise MissingFileError(f"no file matches {pattern!r} in {str(base)!r}", where)
         found.update(matches)
     return sorted(found)
-
-
-def yaml_metadata(meta: Any, folder: Path | None, where: Any) -> dict[str, Any]:
-    """Metadata of a YAML block, with its triggers applied.
-
-    ``"! load-numpy-array name.npy"`` loads a .npy file (relative to the YAML's
-    folder, then the working folder); ``key: ++np.array`` takes the value of the
-    sibling ``key-array`` as a numpy array (the sibling is dropped).
-    """
-    if meta is None:
-        return {}
-    if not isinstance(meta, dict):
-        raise MetadataError(
-            f"the metadata block must be a mapping, not {type(meta).__name__}", where
-        )
-    out: dict[str, Any] = {}
-    used_siblings = {f"{k}-array" for k, v in meta.items() if v == "++np.array"}
-    for key, value in meta.items():
-        key = str(key)
-        if key in used_siblings:
-            continue
-        if value == "++np.array":
-            if f"{key}-array" not in meta:
-                raise MetadataError(
-                    f"metadata {key!r} is '++np.array' but there is no {key}-array", where
-                )
-            out[key] = np.array(meta[f"{key}-array"])
-        elif isinstance(value, str) and value.split()[:1] == ["!"]:
-            words = value.split()
-            if len(words) != 3 or words[1] != "load-numpy-array":
-                raise MetadataError(
-                    f"metadata {key!r}: unknown trigger {value!r}; "
-                    "expected '! load-numpy-array FILE.npy'",
-                    where,
-                )
-            npy = resolve_relative(words[2], folder)
-            try:
-                out[key] = np.load(npy, allow_pickle=False)
-            except FileNotFoundError:
-                raise MissingFileError(f"metadata {key!r} names a missing file", npy) from None
-            except (OSError, ValueError) as exc:
-                raise MetadataError(
-                    f"metadata {key!r}: cannot load {str(npy)!r}: {exc}", npy
-                ) from None
-        else:
-            out[key] = value
-    return out
 
 
 def _layout(paths: list[str], empty: int, max_file: int, max_total: int, where: Any):

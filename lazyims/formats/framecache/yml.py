@@ -28,10 +28,10 @@ import numpy as np
 import yaml
 
 from ..._files import atomic_output
-from ..._yaml import load_yaml, resolve_relative
-from ...errors import FileContentError, MissingFileError
+from ..._yaml import load_yaml, resolve_relative, yaml_metadata
+from ...errors import FileContentError
 from ...series import ImageSeries
-from ._common import check_metadata, metadata_value, parse_dtype, parse_nframes, parse_shape
+from ._common import check_metadata, parse_dtype, parse_nframes, parse_shape
 from .npz import (
     check_frame_members,
     check_writable,
@@ -41,43 +41,6 @@ from .npz import (
 )
 
 LOAD_NUMPY = "! load-numpy-array"
-OLD_ARRAY_MARK = "++np.array"
-
-
-def _load_npy(name: str, folder: Path | None, key: str, yml: str) -> Any:
-    path = resolve_relative(name, folder)
-    try:
-        return metadata_value(np.load(path, allow_pickle=False))
-    except FileNotFoundError:
-        raise MissingFileError(
-            f"metadata {key!r} names a .npy file that does not exist", path
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise FileContentError(f"metadata {key!r}: cannot load {path} ({exc})", yml) from None
-
-
-def read_meta(meta: Any, folder: Path | None, yml: str) -> dict[str, Any]:
-    """The ``meta`` section with .npy references and old-style arrays loaded."""
-    if meta is None:
-        return {}
-    if not isinstance(meta, dict):
-        raise FileContentError(f"'meta' must be a mapping, not {type(meta).__name__}", yml)
-    out: dict[str, Any] = {}
-    for key, value in meta.items():
-        key = str(key)
-        if isinstance(value, str) and value.startswith(LOAD_NUMPY):
-            out[key] = _load_npy(value[len(LOAD_NUMPY) :].strip(), folder, key, yml)
-        elif value == OLD_ARRAY_MARK:
-            if f"{key}-array" not in meta:
-                raise FileContentError(
-                    f"metadata {key!r} is {value!r} but has no '{key}-array'", yml
-                )
-            out[key] = np.array(meta[f"{key}-array"])
-        elif key.endswith("-array") and meta.get(key[: -len("-array")]) == OLD_ARRAY_MARK:
-            continue
-        else:
-            out[key] = value
-    return out
 
 
 def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
@@ -93,7 +56,7 @@ def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
     shape = parse_shape(data["shape"], fname)
     nframes = parse_nframes(data["nframes"], fname)
     dtype = parse_dtype(data["dtype"], fname)
-    metadata = read_meta(doc.get("meta"), folder, fname)
+    metadata = yaml_metadata(doc.get("meta"), folder, fname)
     check_frame_members(zip_index(cache), nframes, cache)
     return series_from_npz(
         cache,
