@@ -133,18 +133,24 @@ def open_hdf5(
     )
 
 
-def attribute_value(key: str, value: Any) -> Any:
-    """``value`` as HDF5 can store it as an attribute; text becomes bytes (HEXRD's way)."""
+def attribute_value(key: str, value: Any, path: Any = None) -> Any:
+    """``value`` as HDF5 can store it as an attribute; text becomes bytes (HEXRD's way).
+
+    ``path`` is the file being written, named in the error.
+    """
     if isinstance(value, str):
         return np.bytes_(value.encode("utf-8"))
     if value is None or isinstance(value, dict):
-        raise MetadataError(f"metadata {key!r} = {value!r} cannot be stored as an HDF5 attribute")
+        raise MetadataError(
+            f"metadata {key!r} = {value!r} cannot be stored as an HDF5 attribute", path
+        )
     array = np.asarray(value)
     if array.dtype.kind == "U":
         return np.char.encode(array, "utf-8")
     if array.dtype.kind not in "biufcS":
         raise MetadataError(
-            f"metadata {key!r} of type {type(value).__name__} cannot be stored as an HDF5 attribute"
+            f"metadata {key!r} of type {type(value).__name__} cannot be stored as an HDF5 attribute",
+            path,
         )
     return value
 
@@ -186,7 +192,7 @@ def write_hdf5(
         raise OptionError(f"gzip must be an integer from 0 to 9, not {gzip!r}", fname)
     if not isinstance(chunk_rows, (int, np.integer)):
         raise OptionError(f"chunk_rows must be an integer, not {chunk_rows!r}", fname)
-    attrs = {k: attribute_value(k, v) for k, v in series.metadata.items()}
+    attrs = {k: attribute_value(k, v, fname) for k, v in series.metadata.items()}
     rows, cols = series.frame_shape
     if chunk_rows < 1 or chunk_rows > rows:
         chunk_rows = rows
