@@ -97,6 +97,12 @@ def test_killed_zarr_write_keeps_the_old_store(tmp_path):
     assert lazyims.open(out).nframes == 1
 
 
+@pytest.mark.parametrize("name, fmt", [("cache.npz", "frame-cache"), ("scan.zarr", "zarr")])
+def test_killed_write_leaves_nothing_under_the_final_name(tmp_path, name, fmt):
+    _kill_while_writing(tmp_path / name, fmt)
+    assert _visible(tmp_path) == []
+
+
 @pytest.fixture
 def lossy_client():
     """A LocalCluster of each test's own, whose workers the test kills.
