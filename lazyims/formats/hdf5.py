@@ -120,7 +120,9 @@ def open_hdf5(
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, chunk_frames)
     elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
-        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+        raise OptionError(
+            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", fname
+        )
     reader = HDF5Frames(path=fname, dataset=dataset_name, two_d=two_d)
     origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="hdf5")
     return ImageSeries(

@@ -189,7 +189,9 @@ def open_zarr(
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, unit)
     elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
-        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+        raise OptionError(
+            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", name
+        )
     metadata = attributes_to_metadata(node.attrs.asdict())
     reader = ZarrFrames(store=store, array_path=array_path, two_d=two_d)
     origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="zarr")
