@@ -22,6 +22,7 @@ import pytest
 import lazyims
 from lazyims.errors import (
     FileContentError,
+    FrameIndexError,
     LazyImsError,
     MetadataError,
     MissingFileError,
@@ -506,6 +507,67 @@ def framecache_write_metadata_needing_pickle(tmp):
     out = tmp / "out.fch5"
     ims = series(when=object())
     return lambda: ims.to_framecache(out, 200), MetadataError, out, "'when'"
+
+
+@case
+def hdf5_frames_per_chunk_not_positive(tmp):
+    path = tmp / "scan.h5"
+    series().write(path, "hdf5")
+    return lambda: lazyims.open(path, frames_per_chunk=0), OptionError, path, "frames_per_chunk"
+
+
+@case
+def zarr_frames_per_chunk_not_a_number(tmp):
+    path = tmp / "scan.zarr"
+    series().to_zarr(path)
+    return lambda: lazyims.open(path, frames_per_chunk="4"), OptionError, path, "frames_per_chunk"
+
+
+@case
+def raw_image_frames_per_chunk_not_positive(tmp):
+    (tmp / "raw.bin").write_bytes(bytes(64))
+    path = yml(
+        tmp,
+        "filename: raw.bin\nshape: 4 4\n"
+        "scalar: {type: i, bytes: 2, signed: false, endian: little}\n",
+    )
+    return lambda: lazyims.open(path, frames_per_chunk=-1), OptionError, path, "frames_per_chunk"
+
+
+@case
+def raw_image_truncated(tmp):
+    (tmp / "raw.bin").write_bytes(bytes(63))
+    path = yml(
+        tmp,
+        "filename: raw.bin\nshape: 4 4\n"
+        "scalar: {type: i, bytes: 2, signed: false, endian: little}\n",
+    )
+    return lambda: lazyims.open(path), FileContentError, "raw.bin", "whole frames"
+
+
+@case
+def framecache_yml_cache_that_is_no_zip(tmp):
+    (tmp / "fc_cache.npz").write_bytes(b"not a zip" * 10)
+    path = yml(
+        tmp,
+        "data: {file: fc_cache.npz, dtype: uint16, nframes: 4, shape: [24, 32]}\n",
+        "fc.yml",
+    )
+    return lambda: lazyims.open(path), FileContentError, "fc_cache.npz", "npz"
+
+
+@case
+def path_that_does_not_exist(tmp):
+    path = tmp / "nowhere.h5"
+    return lambda: lazyims.open(path), MissingFileError, path, "no such file"
+
+
+@case
+def frame_index_out_of_range(tmp):
+    path = tmp / "scan.h5"
+    series().write(path, "hdf5")
+    ims = lazyims.open(path)
+    return lambda: ims[4], FrameIndexError, None, "out of range"
 
 
 @case
