@@ -140,6 +140,8 @@ def attribute_value(key: str, value: Any, path: Any = None) -> Any:
 
     ``path`` is the file being written, named in the error.
     """
+    if "\0" in key:  # HDF5 would silently cut the name at the NUL
+        raise MetadataError(f"metadata name {key!r} has a NUL, which HDF5 names cannot hold", path)
     if isinstance(value, str):
         return np.bytes_(value.encode("utf-8"))
     if value is None or isinstance(value, dict):
