@@ -496,6 +496,13 @@ def hdf5_write_metadata_that_hdf5_cannot_store(tmp):
 
 
 @case
+def hdf5_write_metadata_name_with_nul(tmp):
+    out = tmp / "out.h5"
+    ims = series(**{"omega\0hidden": 1})
+    return lambda: ims.write(out, "hdf5"), MetadataError, out, "NUL"
+
+
+@case
 def zarr_write_metadata_that_json_cannot_store(tmp):
     out = tmp / "out.zarr"
     ims = series(when=object())
