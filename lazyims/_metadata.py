@@ -35,8 +35,13 @@ def normalize(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     return {str(k): decode_value(v) for k, v in metadata.items()}
 
 
-def per_frame_keys(metadata: Mapping[str, Any], nframes: int) -> list[str]:
-    """Names of the per-frame metadata arrays, checked against ``nframes``."""
+def per_frame_keys(
+    metadata: Mapping[str, Any], nframes: int, where: str | None = None
+) -> list[str]:
+    """Names of the per-frame metadata arrays, checked against ``nframes``.
+
+    ``where`` (the series' source file) is named in the error.
+    """
     keys = []
     for key in PER_FRAME_KEYS:
         if key not in metadata:
@@ -44,15 +49,18 @@ def per_frame_keys(metadata: Mapping[str, Any], nframes: int) -> list[str]:
         value = np.asarray(metadata[key])
         if value.ndim == 0 or value.shape[0] != nframes:
             raise MetadataError(
-                f"metadata {key!r} has shape {value.shape}, but the series has {nframes} frames"
+                f"metadata {key!r} has shape {value.shape}, but the series has {nframes} frames",
+                where,
             )
         keys.append(key)
     return keys
 
 
-def select_frames(metadata: Mapping[str, Any], nframes: int, index: Any) -> dict[str, Any]:
+def select_frames(
+    metadata: Mapping[str, Any], nframes: int, index: Any, where: str | None = None
+) -> dict[str, Any]:
     """Metadata of the frames ``index`` selects: per-frame arrays are indexed too."""
     out = dict(metadata)
-    for key in per_frame_keys(metadata, nframes):
+    for key in per_frame_keys(metadata, nframes, where):
         out[key] = np.asarray(metadata[key])[index]
     return out

@@ -24,7 +24,8 @@ def to_xarray(series: Any) -> Any:
             "to_xarray needs the xarray package: pip install 'lazyims[xarray]'"
         ) from None
     metadata = series.metadata
-    _metadata.per_frame_keys(metadata, series.nframes)  # checks omega's length
+    # checks omega's length
+    _metadata.per_frame_keys(metadata, series.nframes, series.source if series.files else None)
     coords: dict[str, Any] = {"frame": np.arange(series.nframes)}
     omega = metadata.pop("omega", None)
     if omega is not None:

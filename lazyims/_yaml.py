@@ -96,15 +96,16 @@ def yaml_metadata(meta: Any, folder: Path | None, where: Any) -> dict[str, Any]:
                     f"metadata {key!r} is '++np.array' but there is no {key}-array", where
                 )
             out[key] = np.array(meta[f"{key}-array"])
-        elif isinstance(value, str) and value.split()[:1] == ["!"]:
-            words = value.split()
-            if len(words) != 3 or words[1] != "load-numpy-array":
+        elif isinstance(value, str) and value.lstrip().startswith("!"):
+            command, _, name = value.lstrip()[1:].strip().partition(" ")
+            name = name.strip()  # a file name may hold spaces
+            if command != "load-numpy-array" or not name:
                 raise MetadataError(
                     f"metadata {key!r}: unknown trigger {value!r}; "
                     "expected '! load-numpy-array FILE.npy'",
                     where,
                 )
-            npy = resolve_relative(words[2], folder)
+            npy = resolve_relative(name, folder)
             try:
                 out[key] = _scalar_if_0d(np.load(npy, allow_pickle=False))
             except FileNotFoundError:

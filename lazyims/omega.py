@@ -119,29 +119,38 @@ class _Wedge:
         return (self.stop - self.start) / self.nframes
 
 
+def _file_of(series: ImageSeries) -> str | None:
+    """The series' source when it was read from files, for errors to name."""
+    return series.source if series.files else None
+
+
 def _omega_of(series: ImageSeries) -> np.ndarray:
+    where = _file_of(series)
     meta = series.metadata
     if "omega" not in meta:
         raise OmegaError(f"the series ({series.source or 'no source'}) has no omega metadata")
     try:
         omega = np.asarray(meta["omega"], dtype=float)
     except (TypeError, ValueError):
-        raise OmegaError("the omega metadata is not numeric") from None
+        raise OmegaError("the omega metadata is not numeric", where) from None
     if omega.ndim != 2 or omega.shape[1] != 2:
-        raise OmegaError(f"omega metadata must be (nframes, 2), not {omega.shape}")
+        raise OmegaError(f"omega metadata must be (nframes, 2), not {omega.shape}", where)
     if omega.shape[0] != series.nframes:
         raise OmegaError(
-            f"omega metadata has {omega.shape[0]} rows, but the series has {series.nframes} frames"
+            f"omega metadata has {omega.shape[0]} rows, but the series has {series.nframes} frames",
+            where,
         )
     return omega
 
 
-def _split_wedges(omega: np.ndarray) -> list[_Wedge]:
+def _split_wedges(omega: np.ndarray, where: str | None = None) -> list[_Wedge]:
     """Runs of frames with one step, each frame starting where the previous stopped."""
     steps = omega[:, 1] - omega[:, 0]
     bad = np.flatnonzero(~(steps > 0))
     if bad.size:
-        raise OmegaError(f"omega must increase: frame {bad[0]} goes from {omega[bad[0]].tolist()}")
+        raise OmegaError(
+            f"omega must increase: frame {bad[0]} goes from {omega[bad[0]].tolist()}", where
+        )
     starts = [0]
     for f in range(1, len(omega)):
         new_step = abs(steps[f] - steps[f - 1]) > TOLERANCE
@@ -163,7 +172,7 @@ def wedges(series: ImageSeries) -> OmegaWedges:
     """
     omega = _omega_of(series)
     result = OmegaWedges(series.nframes)
-    for w in _split_wedges(omega):
+    for w in _split_wedges(omega, _file_of(series)):
         result.addwedge(w.start, w.stop, w.nframes)
     return result
 
@@ -185,7 +194,7 @@ def omega_to_frame(series: ImageSeries, om: float) -> tuple[int, int]:
     """
     if not isinstance(om, numbers.Real) or isinstance(om, bool):
         raise OmegaError(f"omega must be a number, not {om!r}")
-    return _locate(_split_wedges(_omega_of(series)), float(om))
+    return _locate(_split_wedges(_omega_of(series), _file_of(series)), float(om))
 
 
 def omegarange_to_frames(series: ImageSeries, omin: float, omax: float) -> list[int]:
@@ -197,7 +206,7 @@ def omegarange_to_frames(series: ImageSeries, omin: float, omax: float) -> list[
     for value in (omin, omax):
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise OmegaError(f"omega must be a number, not {value!r}")
-    found = _split_wedges(_omega_of(series))
+    found = _split_wedges(_omega_of(series), _file_of(series))
     f0, w0 = _locate(found, float(omin))
     f1, w1 = _locate(found, float(omax))
     if w0 < 0 or w1 < 0 or f1 < f0:

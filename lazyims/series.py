@@ -208,7 +208,9 @@ class ImageSeries:
                 "index rows and columns with slices to keep a series; "
                 f"{key!r} gives a {data.ndim}-D result"
             )
-        metadata = _metadata.select_frames(self._metadata, self.nframes, selection)
+        metadata = _metadata.select_frames(
+            self._metadata, self.nframes, selection, self._source if self._files else None
+        )
         return self._replace(data=data, metadata=metadata)
 
     def _frame_selection(self, key: Any) -> slice | np.ndarray:

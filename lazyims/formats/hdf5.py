@@ -120,7 +120,9 @@ def open_hdf5(
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, chunk_frames)
     elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
-        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+        raise OptionError(
+            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", fname
+        )
     reader = HDF5Frames(path=fname, dataset=dataset_name, two_d=two_d)
     origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="hdf5")
     return ImageSeries(
@@ -133,18 +135,26 @@ def open_hdf5(
     )
 
 
-def attribute_value(key: str, value: Any) -> Any:
-    """``value`` as HDF5 can store it as an attribute; text becomes bytes (HEXRD's way)."""
+def attribute_value(key: str, value: Any, path: Any = None) -> Any:
+    """``value`` as HDF5 can store it as an attribute; text becomes bytes (HEXRD's way).
+
+    ``path`` is the file being written, named in the error.
+    """
+    if "\0" in key:  # HDF5 would silently cut the name at the NUL
+        raise MetadataError(f"metadata name {key!r} has a NUL, which HDF5 names cannot hold", path)
     if isinstance(value, str):
         return np.bytes_(value.encode("utf-8"))
     if value is None or isinstance(value, dict):
-        raise MetadataError(f"metadata {key!r} = {value!r} cannot be stored as an HDF5 attribute")
+        raise MetadataError(
+            f"metadata {key!r} = {value!r} cannot be stored as an HDF5 attribute", path
+        )
     array = np.asarray(value)
     if array.dtype.kind == "U":
         return np.char.encode(array, "utf-8")
     if array.dtype.kind not in "biufcS":
         raise MetadataError(
-            f"metadata {key!r} of type {type(value).__name__} cannot be stored as an HDF5 attribute"
+            f"metadata {key!r} of type {type(value).__name__} cannot be stored as an HDF5 attribute",
+            path,
         )
     return value
 
@@ -186,7 +196,7 @@ def write_hdf5(
         raise OptionError(f"gzip must be an integer from 0 to 9, not {gzip!r}", fname)
     if not isinstance(chunk_rows, (int, np.integer)):
         raise OptionError(f"chunk_rows must be an integer, not {chunk_rows!r}", fname)
-    attrs = {k: attribute_value(k, v) for k, v in series.metadata.items()}
+    attrs = {k: attribute_value(k, v, fname) for k, v in series.metadata.items()}
     rows, cols = series.frame_shape
     if chunk_rows < 1 or chunk_rows > rows:
         chunk_rows = rows

@@ -124,9 +124,13 @@ def open_raw_image(source: str | os.PathLike, frames_per_chunk: int = 1) -> Imag
     if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
         raise OptionError(f"skip must be a whole number of bytes >= 0, not {skip!r}", where)
     if isinstance(frames_per_chunk, bool) or not isinstance(frames_per_chunk, int):
-        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+        raise OptionError(
+            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", where
+        )
     if frames_per_chunk < 1:
-        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+        raise OptionError(
+            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", where
+        )
     shape = _shape(doc["shape"], where)
     dtype = scalar_dtype(doc["scalar"], where)
     path = resolve_relative(doc["filename"], folder)

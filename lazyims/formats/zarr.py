@@ -41,21 +41,27 @@ DIMENSION_NAMES = ("frame", "row", "col")
 
 
 # -- metadata <-> JSON attributes ---------------------------------------------
-def metadata_to_attributes(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The metadata as JSON-able zarr attributes (numpy arrays as lists, dtypes noted)."""
+def metadata_to_attributes(metadata: Mapping[str, Any], where: Any = None) -> dict[str, Any]:
+    """The metadata as JSON-able zarr attributes (numpy arrays as lists, dtypes noted).
+
+    ``where`` (the store being written) is named in the errors.
+    """
     attrs: dict[str, Any] = {}
     arrays: dict[str, str] = {}
     scalars: dict[str, str] = {}
     for key, value in metadata.items():
         if key == RESERVED_KEY:
-            raise MetadataError(f"metadata may not be called {RESERVED_KEY!r} in a zarr store")
+            raise MetadataError(
+                f"metadata may not be called {RESERVED_KEY!r} in a zarr store", where
+            )
         if isinstance(value, (np.ndarray, np.generic)):
             array = np.asarray(value)
             if array.dtype.kind == "S":
                 array = np.char.decode(array, "utf-8")
             if array.dtype.kind not in "biufU":
                 raise MetadataError(
-                    f"metadata {key!r} of dtype {array.dtype} cannot be stored as a zarr attribute"
+                    f"metadata {key!r} of dtype {array.dtype} cannot be stored as a zarr attribute",
+                    where,
                 )
             (scalars if isinstance(value, np.generic) else arrays)[key] = array.dtype.str
             value = array.tolist()
@@ -65,7 +71,7 @@ def metadata_to_attributes(metadata: Mapping[str, Any]) -> dict[str, Any]:
             json.dumps(value)
         except (TypeError, ValueError):
             raise MetadataError(
-                f"metadata {key!r} of type {type(value).__name__} cannot be stored as JSON"
+                f"metadata {key!r} of type {type(value).__name__} cannot be stored as JSON", where
             ) from None
         attrs[key] = value
     attrs[RESERVED_KEY] = {"version": 1, "arrays": arrays, "scalars": scalars}
@@ -183,7 +189,9 @@ def open_zarr(
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, unit)
     elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
-        raise OptionError(f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}")
+        raise OptionError(
+            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", name
+        )
     metadata = attributes_to_metadata(node.attrs.asdict())
     reader = ZarrFrames(store=store, array_path=array_path, two_d=two_d)
     origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="zarr")
@@ -313,7 +321,7 @@ def write_zarr(
         shards = _check_chunking("shards", shards, shape, name)
         if any(s % c for s, c in zip(shards, chunks)):
             raise OptionError(f"shards {shards} must be whole multiples of chunks {chunks}", name)
-    attrs = metadata_to_attributes(series.metadata)
+    attrs = metadata_to_attributes(series.metadata, name)
     # Blocks span whole frames and a whole number of write units (shard, else chunk).
     unit = (shards or chunks)[0]
     per_block = frames_per_chunk_for(series.frame_shape, series.dtype, unit)

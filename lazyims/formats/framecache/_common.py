@@ -209,8 +209,11 @@ def check_metadata(
     """
     checked: dict[str, Any] = {}
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key or "/" in key:
-            raise MetadataError(f"metadata name {key!r} cannot be stored (empty or with '/')", path)
+        if not isinstance(key, str) or not key or "/" in key or "\0" in key:
+            # '/' would make an HDF5 path or a zip folder; NUL ends names in HDF5 and zip
+            raise MetadataError(
+                f"metadata name {key!r} cannot be stored (empty, or with '/' or NUL)", path
+            )
         if reserved and (key in HEADER_KEYS or FRAME_MEMBER.match(key)):
             raise MetadataError(
                 f"metadata name {key!r} is reserved in a frame-cache "

@@ -29,7 +29,7 @@ import yaml
 
 from ..._files import atomic_output
 from ..._yaml import load_yaml, resolve_relative, yaml_metadata
-from ...errors import FileContentError
+from ...errors import FileContentError, MetadataError
 from ...series import ImageSeries
 from ._common import check_metadata, parse_dtype, parse_nframes, parse_shape
 from .npz import (
@@ -82,6 +82,21 @@ def _inline(value: np.ndarray) -> Any:
     return None
 
 
+def npy_beside(final: Path, key: str) -> Path:
+    """``NAME-KEY.npy`` beside the YAML ``final``; a key that would name a file elsewhere
+    (path separators of any system, control characters) is an error."""
+    if any(c in key for c in "/\\") or any(ord(c) < 32 for c in key):
+        raise MetadataError(
+            f"metadata name {key!r} cannot be part of a .npy file name "
+            "(it has a path separator or a control character)",
+            final,
+        )
+    npy = final.with_name(f"{final.stem}-{key}.npy")
+    if npy.parent != final.parent:  # never write outside the folder the user named
+        raise MetadataError(f"metadata name {key!r} names a file outside {final.parent}", final)
+    return npy
+
+
 def write_yml(series: ImageSeries, fname: str, threshold: Any) -> None:
     """Write ``series`` as a yml frame-cache: ``NAME.yml``, ``NAME_cache.npz``, ``NAME-KEY.npy``.
 
@@ -98,7 +113,7 @@ def write_yml(series: ImageSeries, fname: str, threshold: Any) -> None:
         if inline is not None:
             meta[key] = inline
         else:
-            npy = final.with_name(f"{final.stem}-{key}.npy")
+            npy = npy_beside(final, key)
             arrays[npy] = value
             meta[key] = f"{LOAD_NUMPY} {npy.name}"
     doc = {
