@@ -1,0 +1,116 @@
+"""Fast reads of gzip/shuffle HDF5 datasets: raw chunks decoded outside HDF5's lock.
+
+HDF5 (and h5py over it) holds one global lock while it reads *and* decompresses,
+so threads reading a gzip dataset through ``dset[...]`` take turns, and HDF5's
+zlib is slow. For datasets whose only filters are shuffle and/or deflate (what
+HEXRD writes), this module reads each chunk's stored bytes with
+``read_direct_chunk`` (the lock is held only for that raw read), inflates them with
+libdeflate (the ``deflate`` package, which releases the GIL) and undoes the shuffle
+with numpy, so several threads decode at the same time.
+
+Anything else (other filters, unallocated chunks, contiguous datasets, odd dtypes)
+is left to h5py: :func:`read_fast` returns None, or reads that chunk through h5py.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import h5py
+import numpy as np
+
+try:
+    import deflate as _libdeflate
+except ImportError:  # pragma: no cover - the fast path is optional
+    _libdeflate = None
+
+_SHUFFLE = h5py.h5z.FILTER_SHUFFLE
+_DEFLATE = h5py.h5z.FILTER_DEFLATE
+
+
+def decodable_filters(dset: h5py.Dataset) -> tuple[int, ...] | None:
+    """The dataset's filter ids, in pipeline order, when this module decodes them all; else None."""
+    if _libdeflate is None or dset.chunks is None:
+        return None
+    if dset.dtype.kind not in "iuf" or dset.dtype.hasobject:
+        return None
+    plist = dset.id.get_create_plist()
+    filters = tuple(plist.get_filter(i)[0] for i in range(plist.get_nfilters()))
+    if not filters or any(code not in (_SHUFFLE, _DEFLATE) for code in filters):
+        # No filter: h5py's own read is a plain copy and already fast.
+        return None
+    return filters
+
+
+def read_fast(dset: h5py.Dataset, selection: tuple[slice, ...]) -> np.ndarray | None:
+    """``dset[selection]`` decoded chunk by chunk outside HDF5's lock, or None when unsupported.
+
+    ``selection`` holds one slice per dimension with explicit, in-range ``start`` and
+    ``stop`` and step 1.
+    """
+    filters = decodable_filters(dset)
+    if filters is None:
+        return None
+    dtype = dset.dtype
+    chunk_shape = dset.chunks
+    out = np.empty(tuple(s.stop - s.start for s in selection), dtype=dtype)
+    if out.size == 0:
+        return out
+    # Chunk grid coordinates overlapping the selection, per dimension.
+    ranges = [
+        range(s.start // c * c, s.stop, c) for s, c in zip(selection, chunk_shape, strict=True)
+    ]
+    for origin in itertools.product(*ranges):
+        # This chunk & the selection: where it goes in `out`, where it is in the chunk.
+        dst, src = [], []
+        for o, c, s in zip(origin, chunk_shape, selection, strict=True):
+            lo, hi = max(o, s.start), min(o + c, s.stop)
+            dst.append(slice(lo - s.start, hi - s.start))
+            src.append(slice(lo - o, hi - o))
+        chunk = _read_chunk(dset, origin, filters)
+        if chunk is None:  # not stored (fill value) or not decodable: let HDF5 read that part
+            part = tuple(slice(o + r.start, o + r.stop) for o, r in zip(origin, src, strict=True))
+            out[tuple(dst)] = dset[part]
+        else:
+            out[tuple(dst)] = chunk[tuple(src)]
+    return out
+
+
+def _read_chunk(dset: h5py.Dataset, origin: tuple[int, ...], filters: tuple[int, ...]):
+    """One whole chunk, decoded; None when it is not stored."""
+    try:
+        mask, raw = dset.id.read_direct_chunk(origin)  # HDF5's lock is held only here
+    except (KeyError, OSError, RuntimeError, ValueError):
+        return None  # chunk never written: HDF5 gives the fill value
+    dtype = dset.dtype
+    nbytes = int(np.prod(dset.chunks)) * dtype.itemsize
+    data = raw
+    # Undo the filters in reverse pipeline order, skipping those the mask says were not applied.
+    for index in reversed(range(len(filters))):
+        if mask & (1 << index):
+            continue
+        if filters[index] == _DEFLATE:
+            data = _libdeflate.zlib_decompress(data, nbytes)
+        else:
+            data = unshuffle(data, dtype.itemsize)
+    if len(data) != nbytes:
+        return None
+    return np.frombuffer(data, dtype=dtype).reshape(dset.chunks)
+
+
+def unshuffle(data, itemsize: int) -> np.ndarray:
+    """Undo HDF5's shuffle filter: byte planes (all first bytes, all second bytes...) back to items.
+
+    One strided copy per byte plane is several times faster than a transpose copy.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if itemsize == 1:
+        return buffer
+    count = buffer.size // itemsize
+    planes = buffer[: count * itemsize].reshape(itemsize, count)
+    out = np.empty(buffer.size, dtype=np.uint8)
+    items = out[: count * itemsize].reshape(count, itemsize)
+    for k in range(itemsize):
+        items[:, k] = planes[k]
+    out[count * itemsize :] = buffer[count * itemsize :]  # HDF5 leaves trailing bytes unshuffled
+    return out
