@@ -2,7 +2,9 @@
 
 ``python -m benchmarks.child '<spec json>'`` where the spec names a module
 (``baseline`` or ``lazy``), a function and its keyword arguments. The clock runs
-around the call only (imports and cluster start-up excluded). Peak memory is the
+around the call only (imports and cluster start-up excluded); the CPU time of the
+process and its children is reported too (it tells, on a busy machine, what the
+wall time would be with the cores free). Peak memory is the
 high-water mark of this process's resident memory during the call (Linux resets it
 through ``/proc/self/clear_refs``), or, with worker processes, the sampled peak of
 the whole process tree; both are reported above the memory in use before the call.
@@ -59,6 +61,17 @@ class TreeSampler(threading.Thread):
                 pass
         return total
 
+    def cpu(self) -> float:
+        """CPU seconds (user + system) used so far by this process and its descendants."""
+        total = 0.0
+        for p in [self.process, *self.process.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
     def run(self) -> None:
         while not self._done.is_set():
             self.peak = max(self.peak, self.rss())
@@ -100,6 +113,7 @@ def _timed(func, kwargs: dict, tree: bool) -> dict:
     sampler = TreeSampler()
     before = sampler.rss() if tree else psutil.Process().memory_info().rss
     exact = _reset_peak() and not tree
+    cpu = sampler.cpu()
     sampler.start()
     start = time.perf_counter()
     try:
@@ -111,8 +125,9 @@ def _timed(func, kwargs: dict, tree: bool) -> dict:
     finally:
         seconds = time.perf_counter() - start
         sampled = sampler.stop()
+        cpu = sampler.cpu() - cpu
     peak = _peak_rss() if exact else max(sampled, _peak_rss())
-    return {"seconds": seconds, "peak_bytes": max(0, peak - before)}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_bytes": max(0, peak - before)}
 
 
 def main(argv: list[str]) -> int:

@@ -122,6 +122,10 @@ def _fmt_time(result: dict) -> str:
     return f"{result['seconds']:.3f}" if "seconds" in result else "-"
 
 
+def _fmt_cpu(result: dict) -> str:
+    return f"{result['cpu_seconds']:.2f}" if "cpu_seconds" in result else "-"
+
+
 def _fmt_mem(result: dict) -> str:
     return f"{result['peak_bytes'] / MIB:.0f}" if "peak_bytes" in result else "-"
 
@@ -173,7 +177,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
         f"frame-cache {args.fc_frames} frames; {os.cpu_count()} cores",
         "",
         f"{'job':44} {'frames':>6} {'base s':>8} {'lazy s':>8} {'ratio':>6} "
-        f"{'base MiB':>8} {'lazy MiB':>8}  goal / verdict",
+        f"{'base cpu':>8} {'lazy cpu':>8} {'base MiB':>8} {'lazy MiB':>8}  goal / verdict",
     ]
     for job in JOBS:
         for row in rows:
@@ -185,15 +189,18 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
             text = verdict(job, row, rows, args.quick) if row["frames"] == main_frames else ""
             lines.append(
                 f"{job.title:44} {frames:>6} {_fmt_time(base):>8} {_fmt_time(lazy):>8} "
-                f"{(f'{ratio:.1f}x' if ratio else '-'):>6} {_fmt_mem(base):>8} {_fmt_mem(lazy):>8}"
+                f"{(f'{ratio:.1f}x' if ratio else '-'):>6} {_fmt_cpu(base):>8} {_fmt_cpu(lazy):>8} "
+                f"{_fmt_mem(base):>8} {_fmt_mem(lazy):>8}"
                 + (f"  {job.goal}: {text}" if text else "")
             )
             for side in (base, lazy):
                 if "error" in side:
                     lines.append(f"    error: {side['error']}")
     lines.append(
-        "  (job 5: base = 1 worker, lazy = 2 workers; MiB = peak above the start of the job)"
+        "  (s = wall seconds, cpu = CPU seconds of the process and its workers, MiB = peak memory"
+        " above the job's start; job 5: base = 1 worker, lazy = 2 workers)"
     )
+    lines.append(f"  load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     scaling = [j for j in JOBS if j.scales and len(args.frames) > 1]
     if scaling:
         lines += [
@@ -217,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [j for j in JOBS if args.jobs is None or j.key in args.jobs]
     start = time.perf_counter()
     print(f"scans in {args.workdir} (generated once, then reused)", flush=True)
+    print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     rows = []
     for job in jobs:
         for nframes in args.frames if job.scales else args.frames[:1]:

@@ -60,7 +60,7 @@ def test_child_process_measures_one_job(tmp_path):
     path = generate.make_scan(tmp_path, 2, 16, 16)
     spec = {"module": "lazy", "function": "frame_max", "kwargs": {"path": str(path)}}
     result = runner.run_child(spec, repeat=1)
-    assert set(result) == {"seconds", "peak_bytes"}, result
+    assert set(result) == {"seconds", "cpu_seconds", "peak_bytes"}, result
 
 
 def test_missing_api_is_reported_as_skipped():
