@@ -173,3 +173,17 @@ def test_fast_path_on_distributed_workers(tmp_path, cluster_client):
     ims = lazyims.open(path, frames_per_chunk=2)
     got = cluster_client.compute(ims.data.max(axis=0)).result()
     np.testing.assert_array_equal(got, data.max(axis=0))
+
+
+def test_damaged_chunk_gives_a_lazyims_error(tmp_path):
+    data = frames(np.uint16, nframes=2)
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w") as f:
+        dset = f.create_dataset(
+            "images", data=data, chunks=(1, 23, 31), compression="gzip", shuffle=True
+        )
+        dset.id.write_direct_chunk((1, 0, 0), b"not deflate data at all", filter_mask=0)
+    ims = lazyims.open(path, frames_per_chunk=1)
+    np.testing.assert_array_equal(ims[0].compute(), data[0])
+    with pytest.raises(lazyims.FileContentError, match="cannot read frames"):
+        ims[1].compute()

@@ -98,7 +98,10 @@ def _read_chunk(dset: h5py.Dataset, origin: tuple[int, ...], filters: tuple[int,
     for n, code in enumerate(steps):
         last = n == len(steps) - 1
         if code == _DEFLATE:
-            data = _libdeflate.zlib_decompress(data, nbytes)
+            try:
+                data = _libdeflate.zlib_decompress(data, nbytes)
+            except (_libdeflate.DeflateError, ValueError):
+                return None  # damaged chunk: h5py reads it again and reports HDF5's error
         else:
             data = unshuffle(data, dtype.itemsize, dest if last else None)
     if len(data) != nbytes:
