@@ -187,3 +187,20 @@ def test_damaged_chunk_gives_a_lazyims_error(tmp_path):
     np.testing.assert_array_equal(ims[0].compute(), data[0])
     with pytest.raises(lazyims.FileContentError, match="cannot read frames"):
         ims[1].compute()
+
+
+@pytest.mark.parametrize("c_api", [True, False], ids=["libdeflate-ctypes", "deflate-package"])
+def test_both_inflaters_match_h5py(tmp_path, monkeypatch, c_api):
+    if c_api:
+        assert _h5chunks._C is not None, "libdeflate's C functions should load from deflate"
+    else:
+        monkeypatch.setattr(_h5chunks, "_C", None)
+    data = frames(np.uint16, nframes=4)
+    path = make(tmp_path / "s.h5", data, chunks=(2, 10, 12), compression="gzip")  # no shuffle
+    with h5py.File(path, "r") as f:
+        for frames_rows_cols in SELECTIONS[:3]:
+            first = frames_rows_cols[0]
+            sel = (slice(min(first.start, 3), min(first.stop, 4)), *frames_rows_cols[1:])
+            np.testing.assert_array_equal(read_fast(f["images"], sel), data[sel])
+    ims = lazyims.open(path, frames_per_chunk=2)
+    np.testing.assert_array_equal(ims.data.compute(scheduler="threads"), data)
