@@ -114,7 +114,8 @@ def _timed(func, kwargs: dict, tree: bool) -> dict:
     before = sampler.rss() if tree else psutil.Process().memory_info().rss
     exact = _reset_peak() and not tree
     cpu = sampler.cpu()
-    sampler.start()
+    if not exact:  # sampling only when the kernel's high-water mark cannot tell
+        sampler.start()
     start = time.perf_counter()
     try:
         func(**kwargs)
@@ -124,7 +125,7 @@ def _timed(func, kwargs: dict, tree: bool) -> dict:
         raise
     finally:
         seconds = time.perf_counter() - start
-        sampled = sampler.stop()
+        sampled = sampler.stop() if sampler.is_alive() else 0
         cpu = sampler.cpu() - cpu
     peak = _peak_rss() if exact else max(sampled, _peak_rss())
     return {"seconds": seconds, "cpu_seconds": cpu, "peak_bytes": max(0, peak - before)}
