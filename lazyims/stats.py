@@ -176,9 +176,36 @@ def _band_percentile(band: da.Array, pct: float, n: int) -> da.Array:
 
 
 def _percentile_of_pieces(pieces: list[Any], pct: float) -> np.ndarray:
-    # The stacked array is our own copy, so the percentile may partition it in place.
     stacked = np.concatenate([_todense(p) for p in pieces], axis=0)
+    if stacked.dtype.kind in "iu":
+        return _integer_percentile(stacked, pct).astype(np.float32)
+    # The stacked array is our own copy, so the percentile may partition it in place.
     return np.percentile(stacked, pct, axis=0, overwrite_input=True).astype(np.float32)
+
+
+def _integer_percentile(stacked: np.ndarray, pct: float) -> np.ndarray:
+    """``np.percentile(stacked, pct, axis=0)`` (linear) for integer frames, faster.
+
+    numpy partitions along the frame axis, striding through memory; here each
+    pixel's values are made contiguous and sorted (a radix sort for 8- and 16-bit
+    detector data), then interpolated exactly as numpy does, in float64.
+    """
+    n = stacked.shape[0]
+    by_pixel = np.ascontiguousarray(stacked.reshape(n, -1).T)
+    position = pct / 100.0 * (n - 1)
+    lo = int(np.floor(position))
+    hi = builtins.min(lo + 1, n - 1)
+    t = position - lo
+    if stacked.dtype.itemsize <= 2:
+        by_pixel.sort(axis=1, kind="stable")  # radix sort
+    else:
+        by_pixel.partition(sorted({lo, hi}), axis=1)
+    below = by_pixel[:, lo].astype(np.float64)
+    above = by_pixel[:, hi].astype(np.float64)
+    step = above - below
+    # numpy's linear interpolation, from the nearer end for accuracy
+    value = below + step * t if t < 0.5 else above - step * (1 - t)
+    return value.reshape(stacked.shape[1:])
 
 
 def _independent_copy(band: da.Array, after: da.Array, tag: str) -> da.Array:

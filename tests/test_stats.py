@@ -178,3 +178,18 @@ def test_sparse_max_and_sum_stay_sparse():
         np.testing.assert_array_equal(block.todense(), want)
     np.testing.assert_array_equal(series.median().compute(), np.median(frames, 0))
     np.testing.assert_array_equal(series.min().compute().todense(), frames.min(0))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint32])
+@pytest.mark.parametrize("nframes", [1, 2, 7, 40])
+def test_integer_percentile_equals_numpy_exactly(dtype, nframes):
+    from lazyims.stats import _integer_percentile
+
+    rng = np.random.default_rng(nframes)
+    stacked = (
+        rng.poisson(60, (nframes, 9, 11)) - (30 if np.dtype(dtype).kind == "i" else 0)
+    ).astype(dtype)
+    for pct in (0, 12.5, 25, 33.3, 50, 50.5, 75, 99.9, 100):
+        np.testing.assert_array_equal(
+            _integer_percentile(stacked.copy(), pct), np.percentile(stacked, pct, axis=0)
+        )
