@@ -43,9 +43,12 @@ __all__ = ["BAND_BYTES", "average", "max", "median", "min", "percentile", "sum"]
 #: or pass ``band_bytes=``.
 BAND_BYTES = 2 * 2**30
 
-#: Column pieces of one band are computed as separate tasks when a band is at
-#: least this large, so several cores share the work.
+#: A band is split into column pieces of about this size, each a task: several cores
+#: share the work, and each task's working copy of its pixels stays small.
 _SPLIT_COLUMNS_BYTES = 32 * 2**20
+
+#: At most this many column pieces per band.
+_MAX_PIECES = 32
 
 
 def _first_frames(series: ImageSeries, nframes: Any) -> tuple[da.Array, int]:
@@ -160,7 +163,7 @@ def _band(
 def _band_percentile(band: da.Array, pct: float, n: int) -> da.Array:
     rows, cols = band.shape[1], band.shape[2]
     band_bytes = n * rows * cols * band.dtype.itemsize
-    pieces = int(np.clip(band_bytes // _SPLIT_COLUMNS_BYTES, 1, 8))
+    pieces = int(np.clip(band_bytes // _SPLIT_COLUMNS_BYTES, 1, _MAX_PIECES))
     band = band.rechunk({1: -1, 2: -(-cols // pieces)})
     return da.blockwise(
         _percentile_of_pieces,
@@ -176,36 +179,52 @@ def _band_percentile(band: da.Array, pct: float, n: int) -> da.Array:
 
 
 def _percentile_of_pieces(pieces: list[Any], pct: float) -> np.ndarray:
-    stacked = np.concatenate([_todense(p) for p in pieces], axis=0)
-    if stacked.dtype.kind in "iu":
-        return _integer_percentile(stacked, pct).astype(np.float32)
+    pieces = [_todense(p) for p in pieces]
+    if pieces[0].dtype.kind in "iu":
+        return _integer_percentile(_by_pixel(pieces), pct).astype(np.float32)
     # The stacked array is our own copy, so the percentile may partition it in place.
+    stacked = np.concatenate(pieces, axis=0)
     return np.percentile(stacked, pct, axis=0, overwrite_input=True).astype(np.float32)
 
 
-def _integer_percentile(stacked: np.ndarray, pct: float) -> np.ndarray:
-    """``np.percentile(stacked, pct, axis=0)`` (linear) for integer frames, faster.
+def _by_pixel(pieces: list[np.ndarray]) -> np.ndarray:
+    """The frames' pieces as one (rows, cols, frames) array, each pixel's values contiguous.
+
+    Filled piece by piece, without first stacking the frames, so a task's working
+    memory is one copy of its pixels.
+    """
+    n = builtins.sum(p.shape[0] for p in pieces)
+    rows, cols = pieces[0].shape[1:]
+    out = np.empty((rows, cols, n), dtype=pieces[0].dtype)
+    start = 0
+    for piece in pieces:
+        out[:, :, start : start + piece.shape[0]] = np.moveaxis(piece, 0, -1)
+        start += piece.shape[0]
+    return out
+
+
+def _integer_percentile(by_pixel: np.ndarray, pct: float) -> np.ndarray:
+    """``np.percentile(frames, pct, axis=0)`` (linear) of integer frames given as
+    ``by_pixel`` = (rows, cols, frames), each pixel's values contiguous; sorts in place.
 
     numpy partitions along the frame axis, striding through memory; here each
-    pixel's values are made contiguous and sorted (a radix sort for 8- and 16-bit
+    pixel's values are sorted where they lie (a radix sort for 8- and 16-bit
     detector data), then interpolated exactly as numpy does, in float64.
     """
-    n = stacked.shape[0]
-    by_pixel = np.ascontiguousarray(stacked.reshape(n, -1).T)
+    n = by_pixel.shape[-1]
     position = pct / 100.0 * (n - 1)
     lo = int(np.floor(position))
     hi = builtins.min(lo + 1, n - 1)
     t = position - lo
-    if stacked.dtype.itemsize <= 2:
-        by_pixel.sort(axis=1, kind="stable")  # radix sort
+    if by_pixel.dtype.itemsize <= 2:
+        by_pixel.sort(axis=-1, kind="stable")  # radix sort
     else:
-        by_pixel.partition(sorted({lo, hi}), axis=1)
-    below = by_pixel[:, lo].astype(np.float64)
-    above = by_pixel[:, hi].astype(np.float64)
+        by_pixel.partition(sorted({lo, hi}), axis=-1)
+    below = by_pixel[..., lo].astype(np.float64)
+    above = by_pixel[..., hi].astype(np.float64)
     step = above - below
     # numpy's linear interpolation, from the nearer end for accuracy
-    value = below + step * t if t < 0.5 else above - step * (1 - t)
-    return value.reshape(stacked.shape[1:])
+    return below + step * t if t < 0.5 else above - step * (1 - t)
 
 
 def _independent_copy(band: da.Array, after: da.Array, tag: str) -> da.Array:
