@@ -6,7 +6,6 @@ import json
 
 import h5py
 import numpy as np
-import pytest
 
 import lazyims
 from benchmarks import baseline, generate, lazy, runner
@@ -61,10 +60,3 @@ def test_child_process_measures_one_job(tmp_path):
     spec = {"module": "lazy", "function": "frame_max", "kwargs": {"path": str(path)}}
     result = runner.run_child(spec, repeat=1)
     assert set(result) == {"seconds", "cpu_seconds", "peak_bytes"}, result
-
-
-def test_missing_api_is_reported_as_skipped():
-    with pytest.raises(lazy.Unavailable, match="lazyims.no_such_module not available"):
-        lazy.require("no_such_module.median")
-    with pytest.raises(lazy.Unavailable, match="ImageSeries.no_such_method"):
-        lazy.require("ImageSeries.no_such_method")
