@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import numbers
+import os
 from typing import Any
 
 import dask.array as da
@@ -38,10 +39,24 @@ from .series import ImageSeries, _todense, is_sparse_array
 
 __all__ = ["BAND_BYTES", "average", "max", "median", "min", "percentile", "sum"]
 
+
+def _default_band_bytes() -> int:
+    """A quarter of this machine's memory (at least 512 MiB; 2 GiB where unknown)."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2 * 2**30
+    return builtins.max(512 * 2**20, physical // 4)
+
+
 #: Memory budget of one band of rows in :func:`median` and :func:`percentile`, in
-#: bytes (the band's frames plus the copy the percentile works on). Change it here
-#: or pass ``band_bytes=``.
-BAND_BYTES = 2 * 2**30
+#: bytes (the band's frames plus the working copies of its column pieces). A scan
+#: larger than this is read in several bands, each band reading every frame again.
+#: Change it here or pass ``band_bytes=`` (e.g. for workers with less memory).
+BAND_BYTES = _default_band_bytes()
+
+#: The band's frames plus the per-task copies of the pixels being sorted.
+_BAND_OVERHEAD = 1.25
 
 #: A band is split into column pieces of about this size, each a task: several cores
 #: share the work, and each task's working copy of its pixels stays small.
@@ -131,7 +146,7 @@ def percentile(
     data, n = _first_frames(series, nframes)
     rows, cols = series.frame_shape
     # The band's frames, plus the stacked copy np.percentile partitions in place.
-    row_bytes = n * cols * series.dtype.itemsize * 2
+    row_bytes = int(n * cols * series.dtype.itemsize * _BAND_OVERHEAD)
     band_rows = int(np.clip(budget // row_bytes, 1, rows))
     results: list[da.Array] = []
     for r0 in range(0, rows, band_rows):

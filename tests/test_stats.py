@@ -18,8 +18,15 @@ from lazyims.formats.hdf5 import HDF5Frames
 from .conftest import DATA, synthetic_frames
 
 CHUNKINGS = [1, 5, 12]
+
+
+def band_of(rows: int, frames: int, cols: int = 64, itemsize: int = 2) -> int:
+    """The band budget that makes bands of ``rows`` rows of ``frames`` frames."""
+    return int(np.ceil(rows * frames * cols * itemsize * stats._BAND_OVERHEAD))
+
+
 # a band budget giving one band, a few bands of rows, and single-row bands
-BANDS = [None, 12 * 64 * 2 * 2 * 5, 1]
+BANDS = [None, band_of(5, 12), 1]
 
 
 def scans(fpc: int, expected) -> list[lazyims.ImageSeries]:
@@ -91,7 +98,7 @@ def test_median_bands_read_only_their_rows(monkeypatch, expected):
 
     monkeypatch.setattr(HDF5Frames, "read", spy)
     scan = lazyims.open(DATA / "scan.h5", frames_per_chunk=4)
-    band_bytes = 8 * 64 * 2 * 2 * 12  # 8 rows of 12 frames
+    band_bytes = band_of(8, 12)
     median = scan.median(band_bytes=band_bytes)
     with dask.config.set(scheduler="sync"):
         out = median.compute()
@@ -103,7 +110,7 @@ def test_median_bands_read_only_their_rows(monkeypatch, expected):
 def test_median_bands_run_one_after_another(expected):
     """Bands are gated: band k copies its rows out of the frames only after band k-1's result."""
     series = lazyims.open(expected["frames"], frames_per_chunk=3).flip("h")
-    median = series.median(band_bytes=12 * 64 * 2 * 2 * 16)  # 16-row bands
+    median = series.median(band_bytes=band_of(16, 12))
     assert len(median.chunks[0]) == 3
     events = []
 
@@ -161,7 +168,7 @@ def test_median_of_an_hdf5_file_on_a_cluster(cluster_client, tmp_path, expected)
     with h5py.File(path, "w") as f:
         f.create_dataset("imageseries/images", data=expected["frames"], chunks=(1, 8, 64))
     scan = lazyims.open(path, frames_per_chunk=2)
-    median = scan.median(nframes=5, band_bytes=5 * 64 * 2 * 2 * 10)
+    median = scan.median(nframes=5, band_bytes=band_of(10, 5))
     out = cluster_client.compute(median).result()
     np.testing.assert_array_equal(out, expected["stats_median_nf5"])
 
