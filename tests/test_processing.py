@@ -269,7 +269,7 @@ def test_everyday_pipeline_gives_the_golden_frame_cache(expected):
 
 def test_everyday_pipeline_on_a_cluster(cluster_client, expected):
     scan = lazyims.open(DATA / "scan.h5", frames_per_chunk=2)
-    dark = scan.median(nframes=5, band_bytes=5 * 64 * 2 * 2 * 16)  # 3 bands of 16 rows
+    dark = scan.median(nframes=5, band_bytes=int(5 * 64 * 2 * 1.25 * 16))  # 3 bands of 16 rows
     cache = scan.dark(dark).flip("v").threshold(20)
     out = cluster_client.compute(cache).result()
     frames = expected["frames"]
@@ -279,7 +279,7 @@ def test_everyday_pipeline_on_a_cluster(cluster_client, expected):
     np.testing.assert_array_equal(out, want)
     np.testing.assert_array_equal(cluster_client.compute(dark).result(), numpy_dark)
     # a median of the processed frames, in bands recomputed from the file (dark shared)
-    banded = cache.median(band_bytes=12 * 64 * 4 * 2 * 10)
+    banded = cache.median(band_bytes=int(12 * 64 * 4 * 1.25 * 10))  # 5 bands of 10 rows
     assert len(banded.chunks[0]) == 5
     out = cluster_client.compute(banded).result()
     np.testing.assert_array_equal(out, np.median(want, axis=0).astype(np.float32))
