@@ -427,7 +427,7 @@ class ImageSeries:
 
         return omega.omega_range(self, omin, omax)
 
-    # -- zarr, xarray and HEXRD hand-off (branch zarr-docs) ------------------
+    # -- zarr, xarray and HEXRD hand-off --------------------------------------
     def to_zarr(self, store: Any, **options: Any) -> None:
         """Write the series as a zarr v3 array; see :func:`lazyims.formats.zarr.write_zarr`.
 
@@ -455,7 +455,7 @@ class ImageSeries:
 
         return HexrdAdapter(self)
 
-    # -- frame-cache (branch frame-cache) ------------------------------------------
+    # -- frame-cache (lazyims.formats.framecache) ------------------------------
     def to_framecache(
         self,
         path: str | os.PathLike,
