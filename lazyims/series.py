@@ -199,8 +199,10 @@ class ImageSeries:
             i = operator.index(frame_key)
             if not -self.nframes <= i < self.nframes:
                 raise FrameIndexError(f"frame {i} is out of range for {self.nframes} frames")
-            frame = self.dense()._data[(i, *rest)]
-            return frame
+            if self._origin is not None:  # read this frame alone, not its whole chunk
+                frame = self._origin.frame(i % self.nframes)
+                return self._replace(data=frame).dense()._data[(0, *rest)]
+            return self.dense()._data[(i, *rest)]
         selection = self._frame_selection(frame_key)
         data = self._data[(selection, *rest)]
         if data.ndim != 3:

@@ -266,6 +266,11 @@ def test_npz_chunk_reads_only_its_frames_members(tmp_path, monkeypatch):
     monkeypatch.setattr(npz_style, "_read_located", counting)
     with dask.config.set(scheduler="sync"):
         np.testing.assert_array_equal(ims[21].compute(), kept(frames[21], 45))
+    # one frame reads its own members only, not its chunk's
+    assert sorted(read) == sorted(f"21_{p}.npy" for p in ("row", "col", "data"))
+    read.clear()
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(ims[20:24].compute(), kept(frames[20:24], 45))
     assert sorted(read) == sorted(
         f"{i}_{p}.npy" for i in range(20, 24) for p in ("row", "col", "data")
     )

@@ -210,3 +210,21 @@ def test_overwriting_the_source_is_refused(golden):
     ims = lazyims.open(path)
     with pytest.raises(WriteError, match="reads from"):
         lazyims.write(ims, path, "hdf5")
+
+
+def test_one_frame_reads_that_frame_alone(golden, expected, monkeypatch):
+    from lazyims.formats.hdf5 import HDF5Frames
+
+    ims = lazyims.open(golden("scan.h5"), frames_per_chunk=4)
+    calls = []
+    original = HDF5Frames.read
+
+    def spy(self, start, stop, rows, cols):
+        calls.append((start, stop))
+        return original(self, start, stop, rows, cols)
+
+    monkeypatch.setattr(HDF5Frames, "read", spy)
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(ims[6].compute(), expected["frames"][6])
+        np.testing.assert_array_equal(ims[-1, 2:5].compute(), expected["frames"][-1, 2:5])
+    assert calls == [(6, 7), (11, 12)]

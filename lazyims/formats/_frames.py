@@ -32,9 +32,11 @@ class FrameReader:
         return ()
 
 
-def _read_block(reader: FrameReader, row0: int, col0: int, block_info=None) -> Any:
+def _read_block(reader: FrameReader, frame0: int, row0: int, col0: int, block_info=None) -> Any:
     (f0, f1), (r0, r1), (c0, c1) = block_info[None]["array-location"]
-    return reader.read(f0, f1, slice(row0 + r0, row0 + r1), slice(col0 + c0, col0 + c1))
+    return reader.read(
+        frame0 + f0, frame0 + f1, slice(row0 + r0, row0 + r1), slice(col0 + c0, col0 + c1)
+    )
 
 
 def frames_per_chunk_for(frame_shape: tuple[int, int], dtype: Any, multiple_of: int = 1) -> int:
@@ -60,11 +62,13 @@ def lazy_frames(
     region: tuple[slice, slice] | None = None,
     sparse: bool = False,
     name: str = "frames",
+    first_frame: int = 0,
 ) -> da.Array:
     """A dask array whose chunks are read by ``reader``, ``frames_per_chunk`` frames each.
 
     ``region`` (row slice, column slice with explicit starts and stops) reads only
-    part of every frame.
+    part of every frame; the array's frames are the reader's frames
+    ``first_frame:first_frame + nframes``.
     """
     rows, cols = region or (slice(0, frame_shape[0]), slice(0, frame_shape[1]))
     chunks = (
@@ -80,10 +84,11 @@ def lazy_frames(
     else:
         meta = np.empty((0, 0, 0), dtype=dtype)
     stamps = [_file_stamp(f) for f in reader.files()]
-    token = tokenize(reader, rows.start, cols.start, chunks, stamps)
+    token = tokenize(reader, first_frame, rows.start, cols.start, chunks, stamps)
     return da.map_blocks(
         _read_block,
         reader,
+        first_frame,
         rows.start,
         cols.start,
         chunks=chunks,
@@ -122,6 +127,21 @@ class FrameSource:
             region=self.region,
             sparse=self.sparse,
             name=self.name,
+        )
+
+    def frame(self, index: int) -> da.Array:
+        """Frame ``index`` alone, as a (1, rows, cols) dask array: one read of one frame,
+        not of the whole chunk that holds it."""
+        return lazy_frames(
+            self.reader,
+            1,
+            self.frame_shape,
+            self.dtype,
+            1,
+            region=self.region,
+            sparse=self.sparse,
+            name=self.name,
+            first_frame=index,
         )
 
     def cropped(self, rows: slice, cols: slice) -> FrameSource:
