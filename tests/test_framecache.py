@@ -475,3 +475,45 @@ def test_a_slow_writer_does_not_make_computed_blocks_pile_up(tmp_path, monkeypat
     assert counts["computed"] == counts["written"] == 80
     assert counts["most_waiting"] <= 2 + 3  # threads + 1 ahead, and the block being written
     np.testing.assert_array_equal(lazyims.open(tmp_path / "slow.npz").compute(), kept(frames, 60))
+
+
+def _zipfile_members(path):
+    with zipfile.ZipFile(path) as zf:
+        return [
+            npz_style.MemberLocation(
+                i.filename, i.header_offset, i.compress_size, i.file_size, i.compress_type, i.CRC
+            )
+            for i in zf.infolist()
+        ]
+
+
+def test_central_directory_reader_agrees_with_zipfile(tmp_path, golden):
+    written = tmp_path / "w.npz"
+    series_of(synthetic_frames(nframes=5)).to_framecache(written, 45)
+    unicode = tmp_path / "u.zip"
+    with zipfile.ZipFile(unicode, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ω_data.npy", b"x" * 100)
+        with zf.open("big.npy", "w", force_zip64=True) as member:
+            member.write(b"y" * 1000)
+    for path in (written, golden("fc.npz"), unicode):
+        assert npz_style._read_central_directory(str(path)) == _zipfile_members(path)
+
+
+def test_unusual_zips_are_left_to_zipfile(tmp_path, golden):
+    src = golden("fc.npz")
+    commented = tmp_path / "commented.npz"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(commented, "w") as zout:
+        zout.comment = b"a comment"
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info))
+    prefixed = tmp_path / "prefixed.npz"
+    prefixed.write_bytes(b"#!junk\n" + src.read_bytes())
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(src.read_bytes()[:-10])
+    for path in (commented, prefixed, cut):
+        assert npz_style._read_central_directory(str(path)) is None
+    # zipfile still reads the first two; the third is a lazyims error naming the file
+    for path in (commented, prefixed):
+        np.testing.assert_array_equal(lazyims.open(path).compute(), lazyims.open(src).compute())
+    with pytest.raises(lazyims.FileContentError, match="cut.npz"):
+        lazyims.open(cut)

@@ -78,13 +78,80 @@ def _zip_index(path: str, size: int, mtime_ns: int) -> dict[str, MemberLocation]
     Parsing the central directory of a 1440-frame cache (4320 members) takes longer
     than reading a frame, so chunks look their members up here instead.
     """
-    with _open_zip(path) as zf:
-        return {
-            (i.filename[:-4] if i.filename.endswith(".npy") else i.filename): MemberLocation(
-                i.filename, i.header_offset, i.compress_size, i.file_size, i.compress_type, i.CRC
+    members = _read_central_directory(path)
+    if members is None:  # zip64, a comment, data before the zip...: Python's zipfile
+        with _open_zip(path) as zf:
+            members = [
+                MemberLocation(
+                    i.filename,
+                    i.header_offset,
+                    i.compress_size,
+                    i.file_size,
+                    i.compress_type,
+                    i.CRC,
+                )
+                for i in zf.infolist()
+            ]
+    return {(m.name[:-4] if m.name.endswith(".npy") else m.name): m for m in members}
+
+
+_END_RECORD = struct.Struct("<4s4H2LH")  # end of central directory record
+_DIRECTORY_ENTRY = struct.Struct("<4s6H3L5H2L")  # central directory file header
+_UTF8_NAME = 0x800
+
+
+def _read_central_directory(path: str) -> list[MemberLocation] | None:
+    """The members of a plain zip file, read straight from its central directory.
+
+    Python's zipfile builds a ZipInfo object per member: ~20 ms for the 3000
+    members of a 1000-frame cache, longer than reading a frame. This reads the
+    same fields in a few ms. It returns None for anything but the plain layout
+    numpy and lazyims write (zip64 records, an archive comment, bytes before the
+    archive, multiple disks), which zipfile then reads.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size < _END_RECORD.size:
+                return None
+            fh.seek(size - _END_RECORD.size)
+            sig, disk, cd_disk, n_here, n_total, cd_size, cd_offset, comment = _END_RECORD.unpack(
+                fh.read(_END_RECORD.size)
             )
-            for i in zf.infolist()
-        }
+            if (
+                sig != b"PK\x05\x06"
+                or comment
+                or disk
+                or cd_disk
+                or n_here != n_total
+                or 0xFFFF in (n_here, n_total)
+                or 0xFFFFFFFF in (cd_size, cd_offset)
+                or cd_offset + cd_size != size - _END_RECORD.size
+            ):
+                return None
+            fh.seek(cd_offset)
+            directory = fh.read(cd_size)
+    except OSError:
+        return None
+    members = []
+    pos = 0
+    unpack = _DIRECTORY_ENTRY.unpack_from
+    for _ in range(n_total):
+        if pos + _DIRECTORY_ENTRY.size > len(directory):
+            return None
+        (sig, _made, _needed, flags, method, _time, _date, crc, csize, usize,
+         name_len, extra_len, comment_len, _disk, _iattr, _eattr, offset) = unpack(directory, pos)  # fmt: skip
+        if sig != b"PK\x01\x02" or 0xFFFFFFFF in (csize, usize, offset):
+            return None
+        start = pos + _DIRECTORY_ENTRY.size
+        raw_name = directory[start : start + name_len]
+        try:
+            name = raw_name.decode("ascii")  # numpy's names; the same in both encodings
+        except UnicodeDecodeError:
+            name = raw_name.decode("utf-8" if flags & _UTF8_NAME else "cp437")
+        members.append(MemberLocation(name, offset, csize, usize, method, crc))
+        pos = start + name_len + extra_len + comment_len
+    return members if pos == len(directory) else None
 
 
 def zip_index(path: str) -> dict[str, MemberLocation]:
