@@ -7,6 +7,7 @@ pickle, so the task graphs built from them run on dask.distributed workers.
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
+
+from ..errors import OptionError
 
 #: Default target size of one dask chunk, in bytes (dense).
 TARGET_CHUNK_BYTES = 32 * 2**20
@@ -44,6 +47,13 @@ def frames_per_chunk_for(frame_shape: tuple[int, int], dtype: Any, multiple_of: 
     frame_bytes = max(1, int(np.prod(frame_shape)) * np.dtype(dtype).itemsize)
     n = max(1, TARGET_CHUNK_BYTES // frame_bytes)
     return max(multiple_of, n - n % multiple_of)
+
+
+def check_frames_per_chunk(value: Any, path: Any = None) -> int:
+    """``value`` as a positive int, or an OptionError naming ``path``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise OptionError(f"frames_per_chunk must be a positive integer, not {value!r}", path)
+    return int(value)
 
 
 def frame_chunks(nframes: int, per_chunk: int) -> tuple[int, ...]:
@@ -118,30 +128,24 @@ class FrameSource:
 
     def to_dask(self) -> da.Array:
         """The dask array of the (region of the) frames."""
-        return lazy_frames(
-            self.reader,
-            self.nframes,
-            self.frame_shape,
-            self.dtype,
-            self.frames_per_chunk,
-            region=self.region,
-            sparse=self.sparse,
-            name=self.name,
-        )
+        return self._frames(0, self.nframes, self.frames_per_chunk)
 
     def frame(self, index: int) -> da.Array:
         """Frame ``index`` alone, as a (1, rows, cols) dask array: one read of one frame,
         not of the whole chunk that holds it."""
+        return self._frames(index, 1, 1)
+
+    def _frames(self, first: int, count: int, per_chunk: int) -> da.Array:
         return lazy_frames(
             self.reader,
-            1,
+            count,
             self.frame_shape,
             self.dtype,
-            1,
+            per_chunk,
             region=self.region,
             sparse=self.sparse,
             name=self.name,
-            first_frame=index,
+            first_frame=first,
         )
 
     def cropped(self, rows: slice, cols: slice) -> FrameSource:

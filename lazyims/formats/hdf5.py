@@ -18,7 +18,7 @@ from .._files import atomic_output
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, _todense
-from ._frames import FrameReader, FrameSource, frames_per_chunk_for
+from ._frames import FrameReader, FrameSource, check_frames_per_chunk, frames_per_chunk_for
 from ._h5 import missing_filters, open_h5
 from ._h5chunks import read_fast
 from ._registry import Format, register
@@ -125,10 +125,7 @@ def open_hdf5(
         raise FileContentError(f"dataset {dataset_name!r} has no frames", fname)
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, chunk_frames)
-    elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
-        raise OptionError(
-            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", fname
-        )
+    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, fname)
     reader = HDF5Frames(path=fname, dataset=dataset_name, two_d=two_d)
     origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="hdf5")
     return ImageSeries(

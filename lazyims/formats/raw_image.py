@@ -21,7 +21,7 @@ import numpy as np
 from .._yaml import load_yaml, resolve_relative, yaml_keys
 from ..errors import FileContentError, MissingFileError, OptionError
 from ..series import ImageSeries
-from ._frames import FrameReader, FrameSource
+from ._frames import FrameReader, FrameSource, check_frames_per_chunk
 from ._registry import Format, register
 
 #: scalar ``type`` -> numpy kind: i integer, f float32, d float64, b bool (HEXRD's codes).
@@ -123,14 +123,7 @@ def open_raw_image(source: str | os.PathLike, frames_per_chunk: int = 1) -> Imag
     skip = doc.get("skip", 0)
     if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
         raise OptionError(f"skip must be a whole number of bytes >= 0, not {skip!r}", where)
-    if isinstance(frames_per_chunk, bool) or not isinstance(frames_per_chunk, int):
-        raise OptionError(
-            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", where
-        )
-    if frames_per_chunk < 1:
-        raise OptionError(
-            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", where
-        )
+    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, where)
     shape = _shape(doc["shape"], where)
     dtype = scalar_dtype(doc["scalar"], where)
     path = resolve_relative(doc["filename"], folder)

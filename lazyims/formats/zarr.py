@@ -32,7 +32,7 @@ from .._files import check_not_a_source
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError, WriteError
 from ..series import ImageSeries, _todense
-from ._frames import FrameReader, FrameSource, frames_per_chunk_for
+from ._frames import FrameReader, FrameSource, check_frames_per_chunk, frames_per_chunk_for
 from ._registry import Format, register
 
 #: The attribute where lazyims notes which metadata were numpy arrays.
@@ -188,10 +188,7 @@ def open_zarr(
     unit = 1 if two_d else (node.shards or node.chunks)[0]
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, unit)
-    elif not isinstance(frames_per_chunk, (int, np.integer)) or frames_per_chunk < 1:
-        raise OptionError(
-            f"frames_per_chunk must be a positive integer, not {frames_per_chunk!r}", name
-        )
+    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, name)
     metadata = attributes_to_metadata(node.attrs.asdict())
     reader = ZarrFrames(store=store, array_path=array_path, two_d=two_d)
     origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="zarr")

@@ -42,11 +42,6 @@ def default_frames_per_chunk(frame_shape: tuple[int, int], dtype: Any) -> int:
     return int(min(MAX_FRAMES_PER_CHUNK, max(1, TARGET_DENSE_CHUNK_BYTES // frame_bytes)))
 
 
-def check_frames_per_chunk(value: Any, path: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise OptionError(f"frames_per_chunk must be a positive integer, not {value!r}", path)
-
-
 def parse_dtype(value: Any, path: str) -> np.dtype:
     """The series dtype from a header value (bytes, str, or a 0-d array of either)."""
     if isinstance(value, np.ndarray):

@@ -24,11 +24,10 @@ from ..._files import atomic_output
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
-from .._frames import FrameReader, FrameSource
+from .._frames import FrameReader, FrameSource, check_frames_per_chunk
 from .._h5 import missing_filters, open_h5
 from ._common import (
     DensityWarningCounter,
-    check_frames_per_chunk,
     check_metadata,
     default_frames_per_chunk,
     frames_to_coo,
@@ -191,7 +190,7 @@ def open_fch5(
         group_name = g.name
     if frames_per_chunk is None:
         frames_per_chunk = default_frames_per_chunk(shape, dtype)
-    check_frames_per_chunk(frames_per_chunk, fname)
+    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, fname)
     reader = Fch5Frames(path=fname, group=group_name, frame_shape=shape, dtype=dtype.str)
     origin = FrameSource(
         reader, nframes, shape, dtype, int(frames_per_chunk), sparse=True, name="framecache-fch5"

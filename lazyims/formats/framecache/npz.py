@@ -28,13 +28,12 @@ from ..._files import atomic_output
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
 from ...series import ImageSeries
-from .._frames import FrameReader, FrameSource
+from .._frames import FrameReader, FrameSource, check_frames_per_chunk
 from ._common import (
     FRAME_MEMBER,
     HEADER_KEYS,
     DensityWarningCounter,
     check_frame_shape,
-    check_frames_per_chunk,
     check_metadata,
     check_series_dtype,
     check_threshold,
@@ -271,7 +270,7 @@ def series_from_npz(
     """The lazy series of the frames stored in npz ``fname`` (npz and yml styles)."""
     if frames_per_chunk is None:
         frames_per_chunk = default_frames_per_chunk(shape, dtype)
-    check_frames_per_chunk(frames_per_chunk, fname)
+    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, fname)
     reader = NpzFrames(path=fname, frame_shape=shape, dtype=dtype.str)
     fpc = int(frames_per_chunk)
     origin = FrameSource(reader, nframes, shape, dtype, fpc, sparse=True, name=f"fc-{style}")
