@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,13 @@ def cluster_client():
     It is not made the default scheduler (other tests keep dask's local one): use
     ``client.compute`` or ``with dask.config.set(scheduler=client):``.
     """
+    with local_client() as client:
+        yield client
+
+
+@contextmanager
+def local_client():
+    """A client of a new LocalCluster of 2 single-threaded worker processes, not the default."""
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(

@@ -16,6 +16,8 @@ import pytest
 
 import lazyims
 
+from .conftest import local_client
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -110,13 +112,7 @@ def lossy_client():
     Not shared between tests: a worker killed while its nanny is still starting it
     is not restarted, and the next test would wait for it.
     """
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    with local_client() as client:
         yield client
 
 
