@@ -25,6 +25,8 @@ from dask.base import get_scheduler
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
+from ._dask_graph import gated_delivery_graph
+
 Consumer = Callable[[int, Any], None]
 
 # Sinks of the running local computations, by token: graphs hold only the token.
@@ -94,26 +96,8 @@ def stream_blocks(array: da.Array, consume: Consumer) -> None:
         del _SINKS[token]
 
 
-def _after(_gate: Any, value: Any) -> Any:
-    return value
-
-
 def _local_threads() -> int:
     return int(dask.config.get("num_workers", None) or os.cpu_count() or 2)
-
-
-def _first_block_needing(dsk: dict, outputs: list) -> dict:
-    """For every key of the graph, the index of the first output block that needs it."""
-    owner: dict = {}
-    for i, key in enumerate(outputs):
-        stack = [key]
-        while stack:
-            k = stack.pop()
-            if k in owner:
-                continue
-            owner[k] = i
-            stack.extend(dsk[k].dependencies)
-    return owner
 
 
 def _compute_locally(blocks: list, starts: list[int], token: str, sync: bool) -> None:
@@ -127,23 +111,12 @@ def _compute_locally(blocks: list, starts: list[int], token: str, sync: bool) ->
     block 0 and is done once.
     """
     name = f"deliver-{token}"
-    try:
-        from dask._task_spec import GraphNode, Task, TaskRef
-    except ImportError:  # an older or newer dask: chained deliveries only
-        _compute_chained(blocks, starts, token, sync, name)
-        return
-    dsk = dict(blocks[0].__dask_graph__())  # the blocks share one (optimized) graph
-    if not all(isinstance(node, GraphNode) for node in dsk.values()):
-        _compute_chained(blocks, starts, token, sync, name)
-        return
     window = _local_threads() + 1
-    for key, i in _first_block_needing(dsk, [b.key for b in blocks]).items():
-        node = dsk[key]
-        if i >= window and isinstance(node, Task):
-            dsk[key] = Task(key, _after, TaskRef((name, i - window)), node)
-    for i, (block, start) in enumerate(zip(blocks, starts)):
-        previous = TaskRef((name, i - 1)) if i else None
-        dsk[(name, i)] = Task((name, i), _deliver, TaskRef(block.key), start, token, previous)
+    args = [(start, token) for start in starts]
+    dsk = gated_delivery_graph(blocks, _deliver, args, name, window)
+    if dsk is None:  # without dask's private task API: chained deliveries only
+        _compute_chained(blocks, starts, token, sync, name)
+        return
     last = (name, len(blocks) - 1)
     if sync:
         dask.local.get_sync(dsk, last)

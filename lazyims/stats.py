@@ -30,9 +30,8 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-from dask._task_spec import DataNode, Task, TaskRef, convert_legacy_graph, cull
-from dask.highlevelgraph import HighLevelGraph
 
+from ._dask_graph import independent_copy
 from .errors import OptionError, ProcessingError
 from .processing import SHARED_LAYER_PREFIX
 from .series import ImageSeries, _todense, is_sparse_array
@@ -155,7 +154,7 @@ def percentile(
         if results:
             # A copy of the band's graph that starts reading only when the previous
             # band is done, so one band of frames is in memory at a time.
-            band = _independent_copy(band, after=results[-1], tag=f"band{r0}")
+            band = independent_copy(band, results[-1], f"band{r0}", SHARED_LAYER_PREFIX)
         results.append(_band_percentile(band, float(pct), n))
     return results[0] if len(results) == 1 else da.concatenate(results, axis=0)
 
@@ -170,7 +169,7 @@ def _band(
         cols = series.frame_shape[1]
         return origin.cropped(slice(r0, r1), slice(0, cols)).to_dask()[:n]
     # Slices of the processed frames: every band after the first gets its own copy of
-    # the upstream tasks (_independent_copy), so no frame chunk waits for every band.
+    # the upstream tasks (independent_copy), so no frame chunk waits for every band.
     # A copy of the rows, not a view, so each whole processed chunk is freed at once.
     return data[:, r0:r1].map_blocks(_copy, dtype=data.dtype, meta=data._meta)
 
@@ -240,73 +239,6 @@ def _integer_percentile(by_pixel: np.ndarray, pct: float) -> np.ndarray:
     step = above - below
     # numpy's linear interpolation, from the nearer end for accuracy
     return below + step * t if t < 0.5 else above - step * (1 - t)
-
-
-def _independent_copy(band: da.Array, after: da.Array, tag: str) -> da.Array:
-    """``band`` with its own copy of every upstream task, run only once ``after`` is computed.
-
-    Frame chunks are read (and processed) again for this band instead of being held
-    in memory for all bands. Layers shared by all frames (a dark image, named with
-    ``processing.SHARED_LAYER_PREFIX``) and what they depend on are kept, so they are
-    computed once. (``dask.graph_manipulation.bind`` would do this, but its copies of
-    slicing tasks lose their dependencies in current dask.)
-    """
-    graph = band.__dask_graph__()
-    tasks = cull(convert_legacy_graph(dict(graph)), list(_flat_keys(band.__dask_keys__())))
-    shared: set = set()
-    pending = [
-        key
-        for name, layer in graph.layers.items()
-        if str(name).startswith(SHARED_LAYER_PREFIX)
-        for key in layer.get_output_keys()
-        if key in tasks
-    ]
-    while pending:
-        key = pending.pop()
-        if key not in shared:
-            shared.add(key)
-            pending.extend(tasks[key].dependencies)
-    gate = da.blockwise(
-        _done, "", after, "rc", concatenate=False, dtype=bool, meta=np.empty((), bool)
-    )
-    (gate_key,) = _flat_keys(gate.__dask_keys__())
-    renamed = {key: _renamed(key, tag) for key in tasks if key not in shared}
-    copied: dict = {}
-    for key, node in tasks.items():
-        if key in shared:
-            copied[key] = node
-            continue
-        new = node.substitute(renamed, key=renamed[key])
-        if not (node.dependencies - shared):
-            # A task that starts the work (a read): make it wait for the gate.
-            inner = new.value if isinstance(new, DataNode) else new
-            new = Task(renamed[key], _after_gate, inner, TaskRef(gate_key))
-        copied[renamed[key]] = new
-    name = _renamed(band.name, tag)
-    hlg = HighLevelGraph.from_collections(name, copied, dependencies=[gate])
-    return da.Array(hlg, name, band.chunks, meta=band._meta)
-
-
-def _flat_keys(keys: Any):
-    for key in keys:
-        if isinstance(key, list):
-            yield from _flat_keys(key)
-        else:
-            yield key
-
-
-def _renamed(key: Any, tag: str) -> Any:
-    if isinstance(key, tuple):
-        return (f"{key[0]}-{tag}", *key[1:])
-    return f"{key}-{tag}"
-
-
-def _done(*blocks: Any) -> np.ndarray:
-    return np.array(True)
-
-
-def _after_gate(value: Any, gate: Any) -> Any:
-    return value
 
 
 def _copy(block: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import h5py
 import hdf5plugin
 import numpy as np
@@ -204,3 +206,15 @@ def test_both_inflaters_match_h5py(tmp_path, monkeypatch, c_api):
             np.testing.assert_array_equal(read_fast(f["images"], sel), data[sel])
     ims = lazyims.open(path, frames_per_chunk=2)
     np.testing.assert_array_equal(ims.data.compute(scheduler="threads"), data)
+
+
+def test_missing_private_libdeflate_symbol_falls_back(monkeypatch):
+    """The ctypes fast path uses a private module of ``deflate``; without it: the public API."""
+    import deflate
+
+    monkeypatch.delattr(deflate, "_deflate")
+    assert _h5chunks._load_libdeflate_c() is None
+    raw = zlib.compress(np.arange(300, dtype=np.uint16).tobytes())
+    monkeypatch.setattr(_h5chunks, "_C", None)
+    out = _h5chunks._inflate(raw, 600)
+    assert bytes(out) == np.arange(300, dtype=np.uint16).tobytes()

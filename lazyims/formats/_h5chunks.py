@@ -36,6 +36,11 @@ def _load_libdeflate_c():
     dask.distributed workers (whose nanny sets ``MALLOC_TRIM_THRESHOLD_``) every such
     8 MiB allocation page-faults afresh, 16 ms per frame instead of 12 (measured).
     ctypes releases the GIL during the call.
+
+    The extension's file is found through ``deflate._deflate``, a private name of the
+    package: when it is missing (another release of ``deflate``) or the library lacks a
+    function, this returns None and :func:`_inflate` uses the package's documented
+    ``zlib_decompress`` instead (both paths are tested).
     """
     if _libdeflate is None:
         return None
