@@ -1,27 +1,100 @@
-"""Safe writing: a file appears under its final name only once it is whole."""
+"""Safe writing: a file appears under its final name only once it is whole, and a
+writer never touches a file the series it writes was opened from."""
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import WriteError
+from .errors import LazyImsError, WriteError
+
+#: errno values that mean "the file system cannot take this write": reported as WriteError.
+_WRITE_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "the file system is read-only",
+    errno.ENAMETOOLONG: "the file name is too long for the file system",
+    errno.EFBIG: "the file is too large for the file system",
+    errno.EIO: "input/output error",
+}
 
 
-def check_not_a_source(path: str | os.PathLike, sources: Iterable[str]) -> None:
-    """Refuse to write over a file the series is being read from."""
-    target = Path(path)
-    if not target.exists():
-        return
+def _identity(path: str | os.PathLike) -> tuple[str, tuple[int, int] | None]:
+    """The canonical path (symlinks, ``..`` and relative parts resolved) and (device, inode)."""
+    real = os.path.realpath(os.path.abspath(os.fspath(path)))
+    try:
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return real, None
+    return real, (st.st_dev, st.st_ino)
+
+
+def _within(inner: str, outer: str) -> bool:
+    """True when the canonical path ``inner`` lies inside the folder ``outer``."""
+    return inner != outer and inner.startswith(outer.rstrip(os.sep) + os.sep)
+
+
+def check_not_a_source(path: str | os.PathLike, sources: Iterable[str | os.PathLike]) -> None:
+    """Refuse a write target that is, contains or lies inside a file the series reads.
+
+    ``sources`` are the files (and folders, for zarr stores) a series was opened
+    from (:attr:`lazyims.ImageSeries.files`). The target is compared by canonical
+    path, so symlinks, relative spellings and ``..`` are seen through, and by
+    (device, inode), so a hard link to a source is refused too.
+    """
+    target, target_id = _identity(path)
     for src in sources:
-        try:
-            if os.path.samefile(target, src):
-                raise WriteError("refusing to overwrite a file this series reads from", path)
-        except OSError:
+        source, source_id = _identity(src)
+        if target == source or (target_id is not None and target_id == source_id):
+            reason = "it is a file this series reads from"
+        elif _within(target, source):
+            reason = f"it lies inside {source}, which this series reads from"
+        elif _within(source, target):
+            reason = f"it contains {source}, which this series reads from"
+        else:
             continue
+        raise WriteError(f"refusing to write here: {reason}", path)
+
+
+def write_error(exc: OSError, path: str | os.PathLike, tmp: Path | None = None) -> WriteError:
+    """A WriteError naming ``path`` (the target, never the hidden temporary ``tmp``) for ``exc``."""
+    reason = _WRITE_ERRNOS.get(exc.errno or -1) or exc.strerror or str(exc)
+    if tmp is not None:
+        reason = reason.replace(os.fspath(tmp), os.fspath(path))
+    return WriteError(f"cannot write: {reason} (nothing was changed)", path)
+
+
+def temporary_name(final: Path, suffix: str = "part") -> Path:
+    """A hidden name beside ``final`` for its temporary: ``.NAME.XXXXXXXX.part``.
+
+    When ``final``'s name is near the file system's limit, the temporary uses a
+    shortened copy of it, so that only the final name can be too long.
+    """
+    tag = uuid.uuid4().hex[:8]
+    name = final.name
+    try:
+        limit = os.pathconf(final.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    room = limit - len(f"..{tag}.{suffix}")
+    if len(os.fsencode(name)) > room:
+        name = os.fsdecode(os.fsencode(name)[: max(room, 1)]).rstrip("\udcff")[: max(room, 1)]
+    return final.with_name(f".{name}.{tag}.{suffix}")
+
+
+def check_target(final: Path, sources: Iterable[str | os.PathLike]) -> None:
+    """What every writer checks before creating anything: not a source, a folder that exists."""
+    check_not_a_source(final, sources)
+    if not final.parent.is_dir():
+        raise WriteError("the folder to write into does not exist", final)
+    if final.is_dir():
+        raise WriteError("a folder is in the way of the file to write", final)
 
 
 @contextmanager
@@ -29,19 +102,30 @@ def atomic_output(path: str | os.PathLike, sources: Iterable[str] = ()) -> Itera
     """Yield a temporary path beside ``path``; on success it replaces ``path``.
 
     On any failure (or interruption) the temporary file is removed and an existing
-    file at ``path`` is left as it was. A process killed outright leaves only a
-    hidden ``.NAME.*.part`` file, never a half-written file under the final name.
+    file at ``path`` is left as it was; an OSError of the file system (disk full,
+    permission denied, name too long) becomes a :class:`WriteError` naming ``path``.
+    A process killed outright leaves only a hidden ``.NAME.*.part`` file, never a
+    half-written file under the final name.
     """
     final = Path(path)
-    check_not_a_source(final, sources)
-    if not final.parent.is_dir():
-        raise WriteError("the folder to write into does not exist", final)
-    if final.is_dir():
-        raise WriteError("a folder is in the way of the file to write", final)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.part")
+    check_target(final, sources)
+    tmp = temporary_name(final)
     try:
         yield tmp
         os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except LazyImsError:
+        _remove(tmp)
         raise
+    except OSError as exc:  # the file system's: the readers report theirs as LazyImsError
+        _remove(tmp)
+        raise write_error(exc, final, tmp) from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(tmp: Path) -> None:
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass

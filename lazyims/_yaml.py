@@ -69,14 +69,17 @@ def resolve_relative(name: str | os.PathLike, base: Path | None) -> Path:
     return base / p if base is not None else p
 
 
-def yaml_metadata(meta: Any, folder: Path | None, where: Any) -> dict[str, Any]:
+def yaml_metadata(
+    meta: Any, folder: Path | None, where: Any, files: list[str] | None = None
+) -> dict[str, Any]:
     """Metadata of a YAML block, with its triggers applied.
 
     ``"! load-numpy-array name.npy"`` loads a .npy file (relative to the YAML's
     folder, then the working folder; never with pickle; a 0-d array becomes a
     scalar, text a str); ``key: ++np.array`` takes the value of the sibling
     ``key-array`` as a numpy array (the sibling is dropped). Used by the
-    image-files and frame-cache (yml style) formats.
+    image-files and frame-cache (yml style) formats. The .npy files loaded are
+    appended to ``files`` when given (a series lists them among its files).
     """
     if meta is None:
         return {}
@@ -106,6 +109,8 @@ def yaml_metadata(meta: Any, folder: Path | None, where: Any) -> dict[str, Any]:
                     where,
                 )
             npy = resolve_relative(name, folder)
+            if files is not None:
+                files.append(os.path.abspath(npy))
             try:
                 out[key] = _scalar_if_0d(np.load(npy, allow_pickle=False))
             except FileNotFoundError:

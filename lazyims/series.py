@@ -49,7 +49,9 @@ class ImageSeries:
     source
         Where the series was read from (a path, possibly with a dataset), for display.
     files
-        The files the series reads; writers refuse to overwrite them.
+        Every file (or zarr folder) the series was opened from: descriptions
+        (YAML), data files, caches, metadata arrays. Kept as absolute paths;
+        writers refuse a target that is, contains or lies inside any of them.
     origin
         A ``lazyims.formats._frames.FrameSource`` when ``data`` is exactly what a
         format's reader gives (``data`` may then be None); it lets operations read
@@ -87,7 +89,7 @@ class ImageSeries:
         self._metadata = _metadata.normalize(metadata)
         self._format = format
         self._source = source
-        self._files = tuple(os.fspath(f) for f in files)
+        self._files = tuple(dict.fromkeys(os.path.abspath(os.fspath(f)) for f in files))
         self._origin = origin
 
     # -- what it is ---------------------------------------------------------
@@ -113,7 +115,12 @@ class ImageSeries:
 
     @property
     def files(self) -> tuple[str, ...]:
-        """The files this series reads from."""
+        """Every file (or folder) this series was opened from, as absolute paths.
+
+        The YAML description comes first when there is one, then the data files
+        and the metadata arrays it names. Writers refuse to write over, into or
+        around any of them.
+        """
         return self._files
 
     @property

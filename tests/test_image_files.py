@@ -150,7 +150,7 @@ def test_older_dialect_top_level_options_and_metadata(ge_scan):
     np.testing.assert_array_equal(ims.compute(), frames[[1, 2, 9]])
     np.testing.assert_array_equal(ims.metadata["omega"], [[0, 1], [1, 2], [2, 3]])
     assert "omega-array" not in ims.metadata
-    assert [Path(f).name for f in ims.files] == ["scan_00000.ge2", "scan_00002.ge2"]
+    assert [Path(f).name for f in ims.files] == ["old.yaml", "scan_00000.ge2", "scan_00002.ge2"]
 
 
 def test_yaml_text_list_of_patterns_sorted_together(ge_scan, monkeypatch):

@@ -455,7 +455,8 @@ def open_image_files(source: str | os.PathLike) -> ImageSeries:
     max_total = _int_option(options, "max-total-frames", where)
     dtype = _dtype_option(options.get("dtype"), where)
     paths = find_files(doc["image-files"], folder, where)
-    metadata = yaml_metadata(doc.get("meta", doc.get("metadata")), folder, where)
+    described: list[str] = [where] if where is not None else []
+    metadata = yaml_metadata(doc.get("meta", doc.get("metadata")), folder, where, described)
 
     kinds = {file_kind(p) for p in paths}
     if len(kinds) > 1:
@@ -483,7 +484,7 @@ def open_image_files(source: str | os.PathLike) -> ImageSeries:
         metadata,
         format="image-files",
         source=where or "<yaml text>",
-        files=reader.paths,
+        files=(*described, *reader.paths),
         origin=origin,
     )
 

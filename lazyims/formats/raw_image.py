@@ -150,7 +150,7 @@ def open_raw_image(source: str | os.PathLike, frames_per_chunk: int = 1) -> Imag
         {},
         format="raw-image",
         source=where or reader.path,
-        files=(reader.path,),
+        files=(where, reader.path) if where is not None else (reader.path,),
         origin=origin,
     )
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,9 +27,9 @@ from typing import Any
 import dask
 import numpy as np
 
-from .._files import check_not_a_source
+from .._files import check_not_a_source, temporary_name, write_error
 from .._streaming import stream_blocks
-from ..errors import FileContentError, MetadataError, OptionError, WriteError
+from ..errors import FileContentError, LazyImsError, MetadataError, OptionError, WriteError
 from ..series import ImageSeries, _todense
 from ._frames import FrameReader, FrameSource, check_frames_per_chunk, frames_per_chunk_for
 from ._registry import Format, register
@@ -228,8 +227,9 @@ def atomic_folder(path: str | os.PathLike, sources: tuple[str, ...] = ()) -> Ite
     """Yield a temporary folder beside ``path``; on success it takes the place of ``path``.
 
     An existing zarr store at ``path`` is replaced only once the new one is whole;
-    on failure the temporary folder is removed and ``path`` is left as it was. A
-    folder that is not a zarr store is never replaced.
+    on failure the temporary folder is removed and ``path`` is left as it was (an
+    OSError of the file system becomes a WriteError naming ``path``). A folder
+    that is not a zarr store is never replaced.
     """
     final = Path(path).absolute()
     check_not_a_source(final, sources)
@@ -237,9 +237,8 @@ def atomic_folder(path: str | os.PathLike, sources: tuple[str, ...] = ()) -> Ite
         raise WriteError("the folder to write into does not exist", final)
     if final.exists() and not (final.is_dir() and _is_zarr_folder(final)):
         raise WriteError("something that is not a zarr store is in the way; remove it first", final)
-    tag = uuid.uuid4().hex[:8]
-    tmp = final.with_name(f".{final.name}.{tag}.part")
-    old = final.with_name(f".{final.name}.{tag}.old")
+    tmp = temporary_name(final)
+    old = tmp.with_name(tmp.name[: -len(".part")] + ".old")
     try:
         yield tmp
         if final.exists():
@@ -252,6 +251,12 @@ def atomic_folder(path: str | os.PathLike, sources: tuple[str, ...] = ()) -> Ite
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
+    except LazyImsError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except OSError as exc:  # the file system's: the readers report theirs as LazyImsError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(exc, final, tmp) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -56,7 +56,8 @@ def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
     shape = parse_shape(data["shape"], fname)
     nframes = parse_nframes(data["nframes"], fname)
     dtype = parse_dtype(data["dtype"], fname)
-    metadata = yaml_metadata(doc.get("meta"), folder, fname)
+    npys: list[str] = []
+    metadata = yaml_metadata(doc.get("meta"), folder, fname, npys)
     check_frame_members(zip_index(cache), nframes, cache)
     return series_from_npz(
         cache,
@@ -67,7 +68,7 @@ def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
         frames_per_chunk,
         "yml",
         source=fname,
-        files=(fname, cache),
+        files=(fname, cache, *npys),
     )
 
 
