@@ -113,3 +113,27 @@ def make_framecache(
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
     return path
+
+
+def dark_path(workdir: Path, scan: Path, nframes: int) -> Path:
+    return Path(workdir) / f"dark_{nframes}_{Path(scan).stem}.npy"
+
+
+def make_dark(workdir: Path, scan: Path, nframes: int) -> Path:
+    """The float32 median of the first ``nframes`` frames of ``scan``, as a ``.npy``: the
+    dark image both sides of the pipeline job are given."""
+    path = dark_path(workdir, scan, nframes)
+    if path.exists():
+        return path
+    with h5py.File(scan, "r") as f:
+        dset = f["imageseries/images"]
+        n = min(nframes, dset.shape[0])
+        frames = dset[:n]
+    dark = np.empty(frames.shape[1:], dtype=np.float32)
+    step = max(1, 2**26 // (n * frames.shape[2] * 2))
+    for r0 in range(0, frames.shape[1], step):
+        dark[r0 : r0 + step] = np.median(frames[:, r0 : r0 + step], axis=0)
+    tmp = path.with_name(path.stem + ".part.npy")
+    np.save(tmp, dark)
+    os.replace(tmp, path)
+    return path
