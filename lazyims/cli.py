@@ -222,8 +222,8 @@ def save_preview(
             "use .png, .pdf or .svg",
             output,
         )
-    (image,) = session.compute(series.data.max(axis=0))
-    image = np.asarray(image.todense() if hasattr(image, "todense") else image, dtype=float)
+    (image,) = session.compute(series.max())
+    image = np.asarray(image, dtype=float)
     positive = image[image > 0]
     if log and positive.size:
         norm, scale = LogNorm(vmin=positive.min(), vmax=max(positive.max(), positive.min())), "log"

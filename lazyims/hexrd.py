@@ -92,7 +92,7 @@ class HexrdAdapter:
         chunk = int(np.searchsorted(self._starts, i, side="right")) - 1
         with self._lock:
             if self._cached is None or self._cached[0] != chunk:
-                block = self._series.data.blocks[chunk].compute()
+                block = self._series.to_dask(sparse=None).blocks[chunk].compute()
                 self._cached = (chunk, _todense(block))
             frames = self._cached[1]
         return frames[i - self._starts[chunk]].copy()

@@ -92,14 +92,14 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
     data = da.blockwise(
         _subtract_dark,
         "frc",
-        series.data,
+        series.to_dask(sparse=None),
         "frc",
         image,
         "rc",
         dtype,
         None,
         dtype=dtype,
-        meta=_meta_like(series.data, dtype),
+        meta=_meta_like(series.to_dask(sparse=None), dtype),
     )
     return series._replace(data=data)
 
@@ -150,7 +150,7 @@ def flip(series: ImageSeries, code: str) -> ImageSeries:
         raise ProcessingError(
             f"unknown flip code {code!r}; use one of {', '.join(FLIPS)}"
         ) from None
-    return series._replace(data=op(series.data))
+    return series._replace(data=op(series.to_dask(sparse=None)))
 
 
 # -- cutting and padding ---------------------------------------------------------------
@@ -189,7 +189,7 @@ def rectangle(series: ImageSeries, rect: Any) -> ImageSeries:
             files=series.files,
             origin=series.origin.cropped(rows_cut, cols_cut),
         )
-    return series._replace(data=series.data[:, rows_cut, cols_cut])
+    return series._replace(data=series.to_dask(sparse=None)[:, rows_cut, cols_cut])
 
 
 def _insert_zeros(series: ImageSeries, index: Any, axis: int) -> ImageSeries:
@@ -288,7 +288,7 @@ def threshold(series: ImageSeries, t: float) -> ImageSeries:
     """Set every value ``<= t`` to 0 (the values a frame-cache with threshold ``t`` drops)."""
     if not isinstance(t, numbers.Real) or isinstance(t, bool) or np.isnan(t):
         raise ProcessingError(f"the threshold must be a number, not {t!r}")
-    data = series.data.map_blocks(_threshold_block, t, dtype=series.dtype)
+    data = series.to_dask(sparse=None).map_blocks(_threshold_block, t, dtype=series.dtype)
     return series._replace(data=data)
 
 

@@ -13,6 +13,7 @@ import dask.array as da
 import numpy as np
 
 from . import _metadata
+from ._arraylike import ArrayLike
 from .errors import FrameIndexError, LazyImsError
 
 
@@ -26,12 +27,35 @@ def _todense(block: Any) -> np.ndarray:
     return block.todense() if is_sparse_array(block) else np.asarray(block)
 
 
+def _tosparse(block: Any) -> Any:
+    import sparse
+
+    return block if is_sparse_array(block) else sparse.COO.from_numpy(np.asarray(block))
+
+
+def as_chunks(array: da.Array, sparse: bool | None) -> da.Array:
+    """``array`` with dense numpy chunks (``sparse=False``), ``sparse.COO`` chunks
+    (``sparse=True``) or its chunks as they are (``None``); lazy.
+
+    The one place where lazyims turns sparse chunks dense for users (and back).
+    """
+    if sparse is None or is_sparse_array(array) == bool(sparse):
+        return array
+    if sparse:
+        import sparse as sparse_module
+
+        meta = sparse_module.COO.from_numpy(np.zeros((0,) * array.ndim, dtype=array.dtype))
+        return array.map_blocks(_tosparse, dtype=array.dtype, meta=meta)
+    meta = np.empty((0,) * array.ndim, dtype=array.dtype)
+    return array.map_blocks(_todense, dtype=array.dtype, meta=meta)
+
+
 def _finalize_dense(results: Any, finalize: Any, args: tuple) -> np.ndarray:
     # compute() of a series always gives numpy, even when the chunks are sparse.
     return _todense(finalize(results, *args))
 
 
-class ImageSeries:
+class ImageSeries(ArrayLike):
     """A lazy series of detector frames, shape (nframes, rows, cols), with metadata.
 
     An ImageSeries wraps a chunked :class:`dask.array.Array` and a metadata dict.
@@ -58,12 +82,22 @@ class ImageSeries:
         less (a rectangle reads only its rows and columns). Dropped by any
         operation that changes the data.
 
+    Notes
+    -----
+    A series is array-like (see :mod:`lazyims._arraylike`): ``ims + 1`` and
+    ``np.sqrt(ims)`` give lazy series, ``np.max(ims, axis=0)`` a lazy dask array,
+    ``da.asarray(ims)`` the frames. What users touch is dense numpy: :attr:`data`
+    has numpy chunks and ``compute()`` gives a numpy array, also for a frame-cache,
+    whose sparse chunks stay available through ``to_dask(sparse=True)``.
+
     Examples
     --------
     >>> import lazyims, numpy as np
     >>> ims = lazyims.open(np.zeros((4, 8, 8), np.uint16))
     >>> len(ims), ims.frame_shape, ims.dtype
     (4, (8, 8), dtype('uint16'))
+    >>> float(np.sqrt(ims + 1).compute().max())
+    1.0
     """
 
     __slots__ = ("_data", "_metadata", "_format", "_source", "_files", "_origin")
@@ -95,8 +129,25 @@ class ImageSeries:
     # -- what it is ---------------------------------------------------------
     @property
     def data(self) -> da.Array:
-        """The frames as a dask array of shape (nframes, rows, cols)."""
-        return self._data
+        """The frames as a dask array of shape (nframes, rows, cols), with numpy chunks.
+
+        A frame-cache's sparse chunks are made dense chunk by chunk when computed,
+        so ``np.asarray(ims.data[5])`` is a numpy frame; ``to_dask(sparse=True)``
+        keeps them sparse.
+        """
+        return as_chunks(self._data, sparse=False)
+
+    def to_dask(self, sparse: bool | None = False) -> da.Array:
+        """The frames as a dask array of shape (nframes, rows, cols).
+
+        Parameters
+        ----------
+        sparse
+            False (default): numpy chunks. True: ``sparse.COO`` chunks (a
+            frame-cache's own chunks; dense chunks are converted). None: the chunks
+            as they are stored (sparse for a frame-cache, numpy otherwise).
+        """
+        return as_chunks(self._data, sparse)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -373,29 +424,29 @@ class ImageSeries:
         return processing.process(self, oplist, frame_list)
 
     # -- statistics (lazyims.stats) ---------------------------------------------
-    def max(self, nframes: int = 0) -> da.Array:
+    def max(self, nframes: int = 0, *, sparse: bool = False) -> da.Array:
         """Lazy per-pixel maximum over frames; see :func:`lazyims.stats.max`."""
         from . import stats
 
-        return stats.max(self, nframes)
+        return stats.max(self, nframes, sparse=sparse)
 
-    def min(self, nframes: int = 0) -> da.Array:
+    def min(self, nframes: int = 0, *, sparse: bool = False) -> da.Array:
         """Lazy per-pixel minimum over frames; see :func:`lazyims.stats.min`."""
         from . import stats
 
-        return stats.min(self, nframes)
+        return stats.min(self, nframes, sparse=sparse)
 
-    def sum(self, nframes: int = 0) -> da.Array:
+    def sum(self, nframes: int = 0, *, sparse: bool = False) -> da.Array:
         """Lazy per-pixel float64 sum over frames; see :func:`lazyims.stats.sum`."""
         from . import stats
 
-        return stats.sum(self, nframes)
+        return stats.sum(self, nframes, sparse=sparse)
 
-    def average(self, nframes: int = 0) -> da.Array:
+    def average(self, nframes: int = 0, *, sparse: bool = False) -> da.Array:
         """Lazy per-pixel float32 mean over frames; see :func:`lazyims.stats.average`."""
         from . import stats
 
-        return stats.average(self, nframes)
+        return stats.average(self, nframes, sparse=sparse)
 
     def median(self, nframes: int = 0, *, band_bytes: int | None = None) -> da.Array:
         """Lazy out-of-core float32 median over frames; see :func:`lazyims.stats.median`."""

@@ -34,7 +34,7 @@ import numpy as np
 from ._dask_graph import independent_copy
 from .errors import OptionError, ProcessingError
 from .processing import SHARED_LAYER_PREFIX
-from .series import ImageSeries, _todense, is_sparse_array
+from .series import ImageSeries, _todense, as_chunks, is_sparse_array
 
 __all__ = ["BAND_BYTES", "average", "max", "median", "min", "percentile", "sum"]
 
@@ -71,41 +71,46 @@ def _first_frames(series: ImageSeries, nframes: Any) -> tuple[da.Array, int]:
     if not isinstance(nframes, numbers.Integral) or isinstance(nframes, bool) or nframes < 0:
         raise OptionError(f"nframes must be an integer >= 0, not {nframes!r}")
     n = series.nframes if nframes == 0 else builtins.min(int(nframes), series.nframes)
-    return series.data[:n], n
+    return series.to_dask(sparse=None)[:n], n
 
 
-def _sparse_meta(result: da.Array, data: da.Array) -> da.Array:
-    # dask's reductions of sparse chunks give sparse results but report numpy meta.
-    if not is_sparse_array(data) or is_sparse_array(result):
-        return result
-    import sparse
+def _result(result: da.Array, data: da.Array, sparse: bool) -> da.Array:
+    """A reduction of ``data`` with numpy chunks, or sparse ones when ``sparse``."""
+    if is_sparse_array(data) and not is_sparse_array(result):
+        # dask's reductions of sparse chunks give sparse results but report numpy meta
+        import sparse as sparse_module
 
-    meta = sparse.COO.from_numpy(np.zeros((0, 0), dtype=result.dtype))
-    return da.Array(result.dask, result.name, result.chunks, meta=meta)
+        meta = sparse_module.COO.from_numpy(np.zeros((0, 0), dtype=result.dtype))
+        result = da.Array(result.dask, result.name, result.chunks, meta=meta)
+    return as_chunks(result, sparse=sparse)
 
 
-def max(series: ImageSeries, nframes: int = 0) -> da.Array:  # noqa: A001
-    """The maximum over frames of every pixel, in the frames' dtype (sparse stays sparse)."""
+def max(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
+    """The maximum over frames of every pixel, in the frames' dtype.
+
+    The result computes to a numpy array; ``sparse=True`` gives ``sparse.COO``
+    chunks instead (the same for :func:`min`, :func:`sum` and :func:`average`).
+    """
     data, _ = _first_frames(series, nframes)
-    return _sparse_meta(data.max(axis=0), data)
+    return _result(data.max(axis=0), data, sparse)
 
 
-def min(series: ImageSeries, nframes: int = 0) -> da.Array:  # noqa: A001
+def min(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The minimum over frames of every pixel, in the frames' dtype."""
     data, _ = _first_frames(series, nframes)
-    return _sparse_meta(data.min(axis=0), data)
+    return _result(data.min(axis=0), data, sparse)
 
 
-def sum(series: ImageSeries, nframes: int = 0) -> da.Array:  # noqa: A001
-    """The sum over frames of every pixel, as float64 (sparse stays sparse)."""
+def sum(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
+    """The sum over frames of every pixel, as float64."""
     data, _ = _first_frames(series, nframes)
-    return _sparse_meta(data.sum(axis=0, dtype=np.float64), data)
+    return _result(data.sum(axis=0, dtype=np.float64), data, sparse)
 
 
-def average(series: ImageSeries, nframes: int = 0) -> da.Array:
+def average(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:
     """The mean over frames of every pixel (summed in float64), as float32."""
     data, n = _first_frames(series, nframes)
-    return _sparse_meta((data.sum(axis=0, dtype=np.float64) / n).astype(np.float32), data)
+    return _result((data.sum(axis=0, dtype=np.float64) / n).astype(np.float32), data, sparse)
 
 
 def median(series: ImageSeries, nframes: int = 0, *, band_bytes: int | None = None) -> da.Array:

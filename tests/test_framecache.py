@@ -53,7 +53,7 @@ def test_golden_cache_reads_as_hexrd_did(style, golden, expected):
     np.testing.assert_array_equal(dense, expected["framecache_dense"])
     np.testing.assert_array_equal(ims.metadata["omega"], expected["omega"])
     assert ims.metadata["panel"] == "ff1"
-    block = ims.data.blocks[0].compute()
+    block = ims.to_dask(sparse=True).blocks[0].compute()
     assert isinstance(block, sparse.COO) and block.fill_value == 0
     np.testing.assert_array_equal(ims[3].compute(), expected["framecache_dense"][3])
     np.testing.assert_array_equal(ims.dense().data.blocks[0].compute(), dense[: ims.chunks[0][0]])

@@ -238,7 +238,7 @@ def test_sparse_stays_sparse_through_flip_threshold_dark():
     assert series.is_sparse
     result = series.dark(dark).flip("r90").threshold(5).rectangle(((1, 14), (2, 10)))
     assert result.is_sparse
-    blocks = dask.compute(*result.data.to_delayed().ravel())
+    blocks = dask.compute(*result.to_dask(sparse=None).to_delayed().ravel())
     assert all(isinstance(b, sparse.COO) for b in blocks)
     want = np.maximum(frames - dark, 0).transpose(0, 2, 1)[:, ::-1, :]
     want = np.where(want <= 5, 0, want)[:, 1:14, 2:10]

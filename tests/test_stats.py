@@ -173,18 +173,27 @@ def test_median_of_an_hdf5_file_on_a_cluster(cluster_client, tmp_path, expected)
     np.testing.assert_array_equal(out, expected["stats_median_nf5"])
 
 
-def test_sparse_max_and_sum_stay_sparse():
+def test_reductions_of_sparse_chunks_compute_to_numpy_unless_asked_for_sparse():
     frames = synthetic_frames(6, 10, 12, dtype=np.float32)
     frames[frames < 100] = 0
     series = lazyims.open(frames, frames_per_chunk=2).map_blocks(sparse.COO.from_numpy)
-    for name, want in (("max", frames.max(0)), ("sum", frames.sum(0, dtype=np.float64))):
-        result = getattr(stats, name)(series)
+    assert series.is_sparse
+    wanted = {
+        "max": frames.max(0),
+        "min": frames.min(0),
+        "sum": frames.sum(0, dtype=np.float64),
+        "average": frames.mean(0, dtype=np.float64).astype(np.float32),
+    }
+    for name, want in wanted.items():
+        dense = getattr(stats, name)(series).compute()
+        assert type(dense) is np.ndarray, name
+        np.testing.assert_array_equal(dense, want)
+        result = getattr(series, name)(sparse=True)
         assert isinstance(result._meta, sparse.COO)
         block = result.compute()
         assert isinstance(block, sparse.COO)
         np.testing.assert_array_equal(block.todense(), want)
     np.testing.assert_array_equal(series.median().compute(), np.median(frames, 0))
-    np.testing.assert_array_equal(series.min().compute().todense(), frames.min(0))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint32])

@@ -225,7 +225,7 @@ def write_hdf5(
             def write_block(start: int, block: Any) -> None:
                 dset[start : start + block.shape[0]] = _todense(block)
 
-            stream_blocks(series.data, write_block)
+            stream_blocks(series.to_dask(sparse=None), write_block)
 
 
 register(

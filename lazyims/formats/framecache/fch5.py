@@ -279,5 +279,5 @@ def write_fch5(series: ImageSeries, fname: str, threshold: Any, path: str | None
             group = f.require_group(path) if path else f
             writer = Fch5Writer(group, series, density)
             _write_metadata(group.create_group("metadata"), metadata)
-            stream_blocks(thresholded(series.data, threshold), writer.add_frames)
+            stream_blocks(thresholded(series.to_dask(sparse=None), threshold), writer.add_frames)
     density.warn()

@@ -336,7 +336,7 @@ def write_cache_npz(
         for key, value in header.items():
             writer.add(key, value)
         stream_blocks(
-            thresholded(series.data, threshold),
+            thresholded(series.to_dask(sparse=None), threshold),
             lambda first, block: writer.add_frames(first, block, density),
         )
     density.warn()
