@@ -220,10 +220,6 @@ def _source_and_target(tmp: Path, kind: str):
         src = tmp / f"cache.{kind}"
         ims.to_framecache(src, 100)
         return src, lambda s: s.to_framecache(src, 100)
-    if kind == "yml-companion":  # a yml cache whose derived NAME_cache.npz is the source
-        src = tmp / "out_cache.npz"
-        ims.to_framecache(src, 100)
-        return src, lambda s: s.to_framecache(tmp / "out.yml", 100)
     if kind == "hdf5-over-npz":
         src = tmp / "cache.npz"
         ims.to_framecache(src, 100)
@@ -251,7 +247,6 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
         "fch5",
         "yml",
         "zarr",
-        "yml-companion",
         "hdf5-over-npz",
         "framecache-over-image-file",
     ],

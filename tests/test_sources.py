@@ -125,14 +125,19 @@ def test_no_writer_replaces_a_description_or_metadata_array(tmp_path, kind, styl
         _refused(tmp_path, lambda t=target: ims.write(t, "hdf5"))
 
 
-def test_a_yml_cache_whose_metadata_array_would_be_replaced_is_refused(tmp_path):
+def test_a_yml_write_never_replaces_a_source_named_like_its_companions(tmp_path):
     yml = _yml_cache(tmp_path)
-    ims = lazyims.open(yml)
     # writing other.yml would create other-omega.npy: make that name the source's array
     os.replace(tmp_path / "fc_yml-omega.npy", tmp_path / "other-omega.npy")
     yml.write_text(yml.read_text().replace("fc_yml-omega", "other-omega"))
     ims = lazyims.open(yml)
-    _refused(tmp_path, lambda: ims.to_framecache(tmp_path / "other.yml", 1))
+    sources = {f: Path(f).read_bytes() for f in ims.files}
+    ims.to_framecache(tmp_path / "other.yml", 1)  # written under a generation name instead
+    assert {f: Path(f).read_bytes() for f in ims.files} == sources
+    out = lazyims.open(tmp_path / "other.yml")
+    assert str(tmp_path / "other-omega.npy") not in out.files
+    np.testing.assert_array_equal(out.metadata["omega"], ims.metadata["omega"])
+    np.testing.assert_array_equal(out.compute(), np.where(ims.compute() > 1, ims.compute(), 0))
 
 
 @pytest.mark.parametrize("spelling", ["symlink", "relative", "dotdot", "hardlink"])

@@ -20,16 +20,17 @@ sibling key ``key-array``.
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
+import re
+import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from ..._files import atomic_output
+from ..._files import check_not_a_source, check_target, temporary_name, write_error
 from ..._yaml import load_yaml, resolve_relative, yaml_metadata
-from ...errors import FileContentError, MetadataError
+from ...errors import FileContentError, LazyImsError, MetadataError
 from ...series import ImageSeries
 from ._common import check_metadata, parse_dtype, parse_nframes, parse_shape
 from .npz import (
@@ -83,40 +84,85 @@ def _inline(value: np.ndarray) -> Any:
     return None
 
 
-def npy_beside(final: Path, key: str) -> Path:
-    """``NAME-KEY.npy`` beside the YAML ``final``; a key that would name a file elsewhere
-    (path separators of any system, control characters) is an error."""
+def npy_beside(final: Path, key: str, generation: str = "") -> Path:
+    """``NAME-KEY.npy`` (``NAME-KEY.GEN.npy`` for a generation) beside the YAML ``final``;
+    a key that would name a file elsewhere (path separators, control characters) is an error."""
     if any(c in key for c in "/\\") or any(ord(c) < 32 for c in key):
         raise MetadataError(
             f"metadata name {key!r} cannot be part of a .npy file name "
             "(it has a path separator or a control character)",
             final,
         )
-    npy = final.with_name(f"{final.stem}-{key}.npy")
+    npy = final.with_name(f"{final.stem}-{key}{generation}.npy")
     if npy.parent != final.parent:  # never write outside the folder the user named
         raise MetadataError(f"metadata name {key!r} names a file outside {final.parent}", final)
     return npy
 
 
+def _names(final: Path, keys: list[str], generation: str) -> tuple[Path, dict[str, Path]]:
+    cache = final.with_name(f"{final.stem}_cache{generation}.npz")
+    return cache, {key: npy_beside(final, key, generation) for key in keys}
+
+
+def _companions(final: Path, sources: tuple[str, ...]) -> list[Path]:
+    """The cache and .npy files the YAML at ``final`` names that lazyims may remove when it
+    replaces that YAML: in its folder, named as lazyims and HEXRD name them, not read by
+    the series being written. Anything else a YAML names is left alone."""
+    try:
+        doc, folder = load_yaml(final)
+    except LazyImsError:
+        return []
+    named = []
+    data = doc.get("data")
+    if isinstance(data, dict) and isinstance(data.get("file"), str):
+        named.append(data["file"])
+    meta = doc.get("meta")
+    for value in meta.values() if isinstance(meta, dict) else ():
+        if isinstance(value, str) and value.strip().startswith(LOAD_NUMPY):
+            named.append(value.strip()[len(LOAD_NUMPY) :].strip())
+    pattern = re.compile(
+        rf"{re.escape(final.stem)}(_cache(\.[0-9a-f]{{8}})?\.npz|-.+\.npy)", re.DOTALL
+    )
+    out = []
+    for name in named:
+        path = Path(folder or ".") / name
+        if path.parent.resolve() != final.parent.resolve() or not pattern.fullmatch(path.name):
+            continue
+        try:
+            check_not_a_source(path, sources)
+        except LazyImsError:
+            continue
+        out.append(path)
+    return out
+
+
 def write_yml(series: ImageSeries, fname: str, threshold: Any) -> None:
     """Write ``series`` as a yml frame-cache: ``NAME.yml``, ``NAME_cache.npz``, ``NAME-KEY.npy``.
 
-    The YAML appears last, once the cache and the .npy files are whole.
+    The set is replaced atomically as a whole: the cache and .npy files are written
+    under names no file has (``NAME_cache.npz`` when free, else a generation
+    ``NAME_cache.GEN.npz`` and ``NAME-KEY.GEN.npy``), then the YAML naming them is
+    renamed into place in one step, and only then are the files the old YAML named
+    removed. A reader (HEXRD or lazyims) opening the YAML at any moment, even when
+    the writer is killed, finds either the old set or the new one, never a mix.
     """
     check_writable(series, threshold, fname)
     metadata = check_metadata(series.metadata, fname, reserved=False)
     final = Path(fname)
-    cache = final.with_name(f"{final.stem}_cache.npz")
     meta: dict[str, Any] = {}
-    arrays: dict[Path, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {}
     for key, value in metadata.items():
         inline = _inline(value)
         if inline is not None:
             meta[key] = inline
         else:
-            npy = npy_beside(final, key)
-            arrays[npy] = value
-            meta[key] = f"{LOAD_NUMPY} {npy.name}"
+            npy_beside(final, key)  # checks the key
+            arrays[key] = value
+    cache, npys = _names(final, list(arrays), "")
+    if any(os.path.lexists(p) for p in (cache, *npys.values())):
+        cache, npys = _names(final, list(arrays), "." + uuid.uuid4().hex[:8])
+    for key, npy in npys.items():
+        meta[key] = f"{LOAD_NUMPY} {npy.name}"
     doc = {
         "data": {
             "file": cache.name,
@@ -126,13 +172,31 @@ def write_yml(series: ImageSeries, fname: str, threshold: Any) -> None:
         },
         "meta": meta,
     }
-    with ExitStack() as stack:
-        # Entered first, so replaced last: the YAML appears only when all else is in place.
-        yml_tmp = stack.enter_context(atomic_output(final, series.files))
-        npy_tmps = {p: stack.enter_context(atomic_output(p, series.files)) for p in arrays}
-        cache_tmp = stack.enter_context(atomic_output(cache, series.files))
-        write_cache_npz(series, cache_tmp, threshold, fname, header={})
-        for npy, value in arrays.items():
-            with open(npy_tmps[npy], "wb") as fh:
-                np.lib.format.write_array(fh, value, allow_pickle=False)
-        yml_tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
+    for target in (final, cache, *npys.values()):
+        check_target(target, series.files)
+    parts = {target: temporary_name(target) for target in (cache, *npys.values(), final)}
+    placed: list[Path] = []
+    try:
+        write_cache_npz(series, parts[cache], threshold, fname, header={})
+        for key, npy in npys.items():
+            with open(parts[npy], "wb") as fh:
+                np.lib.format.write_array(fh, arrays[key], allow_pickle=False)
+        parts[final].write_text(yaml.safe_dump(doc, sort_keys=False))
+        for target in (cache, *npys.values()):  # new names: nothing is replaced yet
+            os.replace(parts[target], target)
+            placed.append(target)
+        old = _companions(final, series.files) if final.exists() else []
+        os.replace(parts[final], final)  # the switch: from here on readers see the new set
+    except BaseException as exc:
+        for path in (*parts.values(), *placed):
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, LazyImsError):
+            raise write_error(exc, final) from None
+        raise
+    new = {p.resolve() for p in (cache, *npys.values())}
+    for path in old:
+        if path.resolve() not in new:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass  # the new set is in place; an old file left behind harms no reader
