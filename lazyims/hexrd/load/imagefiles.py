@@ -1,0 +1,27 @@
+"""The ``image-files`` adapter: detector image files listed in a YAML (HEXRD's ``load.imagefiles``)."""
+
+from __future__ import annotations
+
+import os
+
+from ... import api
+from . import LazyAdapter
+
+
+class ImageFilesImageSeriesAdapter(LazyAdapter):
+    """Frames of image files: ``open("images.yml", "image-files")``.
+
+    ``fname`` is the YAML file or its text. Opening reads the files' headers only
+    (HEXRD reads every file's pixels).
+    """
+
+    format = "image-files"
+
+    def __init__(self, fname: str | os.PathLike):
+        self._fname = fname
+        self._set_series(api.open(fname, "image-files"))
+
+    @property
+    def fname(self) -> str | os.PathLike:
+        """The YAML file (or text) the series was opened from."""
+        return self._fname

@@ -1,0 +1,296 @@
+"""lazyims.hexrd: HEXRD's spellings, objects that behave as HEXRD's, fast window reads."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+import lazyims
+from lazyims import hexrd as imageseries
+from lazyims.hexrd import process, stats
+from lazyims.hexrd._access import FrameCache, sparse_window
+from lazyims.hexrd.load.metadata import yamlmeta
+from lazyims.hexrd.omega import OmegaImageSeries, OmegaSeriesError, OmegaWedges
+
+RNG = np.random.default_rng(12)
+FRAMES = RNG.poisson(1, size=(6, 20, 24)).astype(np.uint16)
+OMEGA = np.column_stack([np.arange(6) * 2.0, np.arange(1, 7) * 2.0])
+
+
+@pytest.fixture
+def h5(tmp_path):
+    path = tmp_path / "scan.h5"
+    lazyims.write(lazyims.open(FRAMES, metadata={"omega": OMEGA}), path, "hdf5", path="imgs")
+    return path
+
+
+@pytest.fixture
+def npz(tmp_path):
+    path = tmp_path / "scan-fc.npz"
+    lazyims.open(FRAMES, metadata={"omega": OMEGA}).to_framecache(path, threshold=3)
+    return path
+
+
+def _thresholded(frames, t):
+    return np.where(frames > t, frames, 0)
+
+
+# -- opening with HEXRD's spellings ---------------------------------------------------------
+def test_open_array_and_function_spellings():
+    meta = {"panel": "ff1"}
+    ims = imageseries.open(None, "array", data=FRAMES, meta=meta)
+    assert len(ims) == 6 and ims.shape == (20, 24) and ims.dtype == np.uint16
+    assert ims.metadata is meta  # HEXRD keeps the dict handed in
+    np.testing.assert_array_equal(ims[2], FRAMES[2])
+    assert ims[1, 2, 3] == FRAMES[1, 2, 3]
+
+    fun = imageseries.open(None, "function", func=lambda i: FRAMES[i] * 2, num_frames=6)
+    assert len(fun) == 6 and fun.shape == (20, 24)
+    np.testing.assert_array_equal(fun[5], FRAMES[5] * 2)
+    with pytest.raises(TypeError, match="Only int keys"):
+        fun[0, 1]
+
+
+def test_open_files_with_hexrd_options_and_without_format(h5, npz):
+    ims = imageseries.open(h5, "hdf5", path="imgs")
+    np.testing.assert_array_equal(np.stack(list(ims)), FRAMES)
+    fc = imageseries.open(npz, "frame-cache", style="npz", max_workers=2)
+    np.testing.assert_array_equal(np.stack(list(fc)), _thresholded(FRAMES, 3))
+    np.testing.assert_array_equal(fc.metadata["omega"], OMEGA)
+    auto = imageseries.open(npz)  # format found as lazyims.open finds it
+    np.testing.assert_array_equal(auto[3], fc[3])
+
+
+def test_errors_are_lazyims_errors_and_hexrds_builtin_classes(h5, tmp_path):
+    cases = [
+        (KeyError, lambda: imageseries.open(h5, "hdf5")),
+        (KeyError, lambda: imageseries.open(None, "array")),
+        (KeyError, lambda: imageseries.open(None, "function", func=np.zeros)),
+        (KeyError, lambda: imageseries.open(h5, "no-such-format")),
+        (TypeError, lambda: imageseries.open(h5, "frame-cache", style="bad")),
+        (RuntimeError, lambda: imageseries.open(None, "array", data=np.zeros((2, 2, 2, 2)))),
+        (KeyError, lambda: imageseries.write(imageseries.open(h5, "hdf5", path="imgs"), tmp_path / "x.h5", "hdf5")),
+        (TypeError, lambda: imageseries.write(imageseries.open(h5, "hdf5", path="imgs"), tmp_path / "x", "frame-cache", threshold=0, style="bad")),
+        (NotImplementedError, lambda: imageseries.open(h5, "hdf5", path="imgs").set_option("x", 1)),
+    ]  # fmt: skip
+    for builtin, call in cases:
+        with pytest.raises(builtin) as info:
+            call()
+        assert isinstance(info.value, lazyims.LazyImsError)
+        assert "'" not in str(info.value)[:1]  # a KeyError's message is not quoted
+    bad = tmp_path / "bad.fch5"
+    with h5py.File(bad, "w") as f:
+        f.attrs["HEXRD_FRAMECACHE_VERSION"] = 99
+    with pytest.raises(NotImplementedError) as info:
+        imageseries.open(bad, "frame-cache", style="fch5")
+    assert isinstance(info.value, lazyims.FileContentError)
+
+
+# -- frames, windows and the cache ------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["hdf5", "npz"])
+def test_tuple_indexing_and_regions_equal_numpy(kind, h5, npz):
+    ims = imageseries.open(h5, "hdf5", path="imgs") if kind == "hdf5" else imageseries.open(npz)
+    expected = FRAMES if kind == "hdf5" else _thresholded(FRAMES, 3)
+    rows, cols = np.meshgrid(np.arange(3, 9), np.arange(10, 14), indexing="ij")
+    keys = [
+        (1, 2, 3),
+        (4, rows, cols),  # pull_spots' fancy indexing
+        (2, slice(5, 15)),
+        (3, slice(None, None, -3), slice(2, 20, 4)),
+        (5, -1, slice(-6, None)),
+        (0, np.array([-1, 0, 4])),
+        (np.int64(2), slice(0, 0)),
+    ]
+    for key in keys:
+        got = ims[key]
+        np.testing.assert_array_equal(got, expected[key], err_msg=repr(key))
+        assert np.asarray(got).dtype == expected.dtype
+    np.testing.assert_array_equal(ims.get_region(2, ((1, 7), (3, 9))), expected[2, 1:7, 3:9])
+    # frames handed out are copies: changing one does not change the next read
+    frame = ims[2]
+    frame[:] = 7
+    np.testing.assert_array_equal(ims[2], expected[2])
+
+
+def test_sparse_window_of_unusual_keys_falls_back_to_the_plain_way():
+    sparse = pytest.importorskip("sparse")
+    frame = _thresholded(FRAMES[0], 3)
+    coo = sparse.COO.from_numpy(frame)
+    for rest in [(Ellipsis,), (np.array([True] * 20),), (slice(3, 1),), (None, 2)]:
+        np.testing.assert_array_equal(sparse_window(coo, rest), frame[rest])
+
+
+def test_frame_cache_is_bounded_in_bytes(h5):
+    ims = imageseries.open(h5, "hdf5", path="imgs")
+    frame_bytes = FRAMES[0].nbytes
+    ims.set_option("cache_bytes", 2 * frame_bytes)
+    assert ims.option_values() == {"cache_bytes": 2 * frame_bytes}
+    for i in (0, 1, 2, 3, 1):
+        ims[i]
+    cache = ims._adapter._access.cache
+    assert cache.nbytes <= 2 * frame_bytes and len(cache) == 2
+    assert cache.get(1) is not None and cache.get(0) is None  # least recently used went first
+    lru = FrameCache(10)
+    lru.put(0, np.zeros(20, np.uint8))  # larger than the bound: not held
+    assert len(lru) == 0
+
+
+# -- objects that behave as HEXRD's ---------------------------------------------------------------
+def _frame_sum(args):
+    ims, i = args
+    return float(ims[i].sum())
+
+
+def test_processed_series_pickles_and_runs_in_a_multiprocessing_pool(h5):
+    ims = imageseries.open(h5, "hdf5", path="imgs")
+    dark = np.full(FRAMES.shape[1:], 2, np.uint16)
+    ops = [("dark", dark), ("flip", "h"), ("rectangle", ((2, 18), (1, 20)))]
+    ps = process.ProcessedImageSeries(ims, ops, frame_list=[5, 0, 3])
+    expected = (np.maximum(FRAMES, 2) - 2)[[5, 0, 3], ::-1][:, 2:18, 1:20]
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(ps))[1], expected[1])
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        sums = pool.map(_frame_sum, [(ps, i) for i in range(3)])
+    assert sums == [float(f.sum()) for f in expected]
+    np.testing.assert_array_equal(ps.metadata["omega"], OMEGA[[5, 0, 3]])
+
+
+def test_processed_series_oplist_addop_and_lazy_statistics(h5):
+    ims = imageseries.open(h5, "hdf5", path="imgs")
+    ps = process.ProcessedImageSeries(ims, [("dark", np.ones(FRAMES.shape[1:], np.uint16))])
+    clipped = np.maximum(FRAMES, 1) - 1
+    assert ps._lazyims_series() is not None  # lazyims frames, lazyims ops: lazy statistics
+    np.testing.assert_array_equal(stats.max(ps), clipped.max(0))
+    np.testing.assert_array_equal(ps[2, 3:6, 4], clipped[2, 3:6, 4])  # the pixelwise path
+    ps.oplist.append(("double", None))
+    ps.addop("double", lambda img, data: img * 2)
+    assert ps._lazyims_series() is None  # a user's operation: frame by frame
+    np.testing.assert_array_equal(stats.max(ps), clipped.max(0) * 2)
+    ps.oplist[:] = [("flip", "none")]
+    np.testing.assert_array_equal(ps[4], FRAMES[4])
+    with pytest.raises(lazyims.ProcessingError):
+        process.ProcessedImageSeries(ims, [("flip", "sideways")])[0]
+
+
+def test_metadata_is_mutable_and_written(h5, tmp_path):
+    ims = imageseries.open(h5, "hdf5", path="imgs")
+    ims.metadata["panel"] = "ff2"
+    del ims.metadata["omega"]
+    imageseries.write(ims, tmp_path / "out.npz", "frame-cache", threshold=3)
+    back = imageseries.open(tmp_path / "out.npz", "frame-cache")
+    assert back.metadata["panel"] == "ff2" and "omega" not in back.metadata
+    imageseries.write(ims, tmp_path / "out.h5", "hdf5", path="p", gzip=0)
+    assert imageseries.open(tmp_path / "out.h5", "hdf5", path="p").metadata == {"panel": "ff2"}
+
+
+def test_frame_cache_write_cache_file_and_nested_metadata(tmp_path):
+    ims = imageseries.open(None, "array", data=FRAMES, meta={"nested": {"a": 1}, "x": 2})
+    with pytest.warns(UserWarning, match="nested"):
+        imageseries.write(ims, tmp_path / "a.yml", "frame-cache", threshold=2, cache_file="c.npz")
+    back = imageseries.open(tmp_path / "c.npz", "frame-cache")
+    assert "nested" not in back.metadata and back.metadata["x"] == 2
+    imageseries.write(ims, tmp_path / "n.fch5", "frame-cache", threshold=2, style="fch5")
+    assert imageseries.open(tmp_path / "n.fch5", "frame-cache").metadata["nested"] == {"a": 1}
+
+
+def test_fch5_into_and_from_open_h5py_objects(tmp_path):
+    ims = imageseries.open(None, "array", data=FRAMES, meta={"omega": OMEGA})
+    path = tmp_path / "state.h5"
+    with h5py.File(path, "w") as f:
+        imageseries.write(ims, f, "frame-cache", style="fch5", threshold=3, path="det/ff1")
+        loaded = imageseries.open(f["det"], "frame-cache", style="fch5", path="ff1")
+        np.testing.assert_array_equal(loaded[4], _thresholded(FRAMES, 3)[4])
+    with h5py.File(path, "r") as f:
+        loaded = imageseries.open(f, "frame-cache", style="fch5", path="det/ff1")
+        np.testing.assert_array_equal(np.stack(list(loaded)), _thresholded(FRAMES, 3))
+        np.testing.assert_array_equal(loaded.metadata["omega"], OMEGA)
+    with pytest.raises(lazyims.LazyImsError):
+        with h5py.File(path, "a") as f:
+            imageseries.write(ims, f, "frame-cache", style="npz", threshold=3)
+
+
+def test_from_hexrd_wraps_a_foreign_series_lazily():
+    class Foreign:  # any object with HEXRD's interface
+        shape, dtype, metadata = (20, 24), np.dtype(np.uint16), {"omega": OMEGA}
+        reads = 0
+
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            Foreign.reads += 1
+            return FRAMES[i]
+
+    series = imageseries.from_hexrd(Foreign())
+    assert Foreign.reads == 0  # nothing read yet
+    np.testing.assert_array_equal(series.max().compute(), FRAMES.max(0))
+    np.testing.assert_array_equal(series.metadata["omega"], OMEGA)
+    np.testing.assert_array_equal(stats.median(Foreign()), np.median(FRAMES, 0))
+    round_trip = imageseries.from_hexrd(lazyims.open(FRAMES).to_hexrd())
+    np.testing.assert_array_equal(round_trip.compute(), FRAMES)
+
+
+# -- statistics ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("lazy", [True, False])
+def test_iter_statistics_give_the_result_so_far(lazy):
+    source = imageseries.open(None, "array", data=FRAMES)
+    ims = source if lazy else process.ProcessedImageSeries(source, [("double", None)])
+    if not lazy:
+        ims.addop("double", lambda img, data: img)
+    pieces = list(stats.max_iter(ims, 3))
+    assert len(pieces) == 3
+    np.testing.assert_array_equal(pieces[0], FRAMES[:2].max(0))  # frames 0-1, 2-3, 4-5
+    np.testing.assert_array_equal(pieces[-1], FRAMES.max(0))
+    np.testing.assert_array_equal(list(stats.min_iter(ims, 6))[0], FRAMES[0])
+    sums = list(stats.sum_iter(ims, 2, nframes=5))
+    np.testing.assert_array_equal(sums[0], FRAMES[:3].sum(0)) and sums[0].dtype == np.float64
+    averages = list(stats.average_iter(ims, 2))
+    np.testing.assert_allclose(averages[0], FRAMES[:3].mean(0), rtol=1e-6)
+    assert averages[-1].dtype == np.float32
+    bands = list(stats.median_iter(ims, 2))
+    assert (bands[0][10:] == 0).all()
+    np.testing.assert_allclose(bands[-1], np.median(FRAMES, 0))
+    np.testing.assert_allclose(
+        list(stats.percentile_iter(ims, 90, 3))[-1], np.percentile(FRAMES, 90, 0), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="cannot exceed"):
+        next(stats.max_iter(ims, 7))
+
+
+# -- omega and metadata --------------------------------------------------------------------------
+def test_omega_series_lookups_and_errors():
+    ims = imageseries.open(None, "array", data=FRAMES, meta={"omega": OMEGA})
+    oms = OmegaImageSeries(ims)
+    assert oms.nwedges == 1 and oms.wedge(0)["delta"] == 2.0
+    assert oms.omega_to_frame(5.0) == (2, 0) and oms.omega_to_frame(50.0) == (-1, -1)
+    assert oms.omegarange_to_frames(1.0, 7.0) == [0, 1, 2, 3]
+    assert oms.omegarange_to_frames(1.0, 70.0) == ()
+    np.testing.assert_array_equal(oms[1, 0], FRAMES[1, 0])
+    with pytest.raises(OmegaSeriesError, match="no omega metadata") as info:
+        OmegaImageSeries(imageseries.open(None, "array", data=FRAMES))
+    assert isinstance(info.value, lazyims.OmegaError)
+    with pytest.raises(OmegaSeriesError, match="omega array mismatch"):
+        OmegaImageSeries(imageseries.open(None, "array", data=FRAMES[:2], meta={"omega": OMEGA}))
+    with pytest.raises(OmegaSeriesError, match="must be increasing"):
+        OmegaImageSeries(imageseries.open(None, "array", data=FRAMES, meta={"omega": -OMEGA}))
+    wedges = OmegaWedges(7)
+    wedges.addwedge(0, 10, 5)
+    with pytest.raises(OmegaSeriesError, match="does not match"):
+        wedges.omegas  # noqa: B018
+
+
+def test_yamlmeta_triggers(tmp_path):
+    np.save(tmp_path / "om.npy", OMEGA)
+    meta = {"omega": "! load-numpy-array om.npy", "x": "! unknown-command arg", "b": "!", "v": 1}
+    with pytest.warns(UserWarning, match="unknown trigger"):
+        out = yamlmeta(meta, path=tmp_path / "ims.yml")
+    np.testing.assert_array_equal(out["omega"], OMEGA)
+    assert "x" not in out and out["b"] == "!" and out["v"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        legacy = yamlmeta({"k-array": [1, 2], "k": "++np.array"})
+    assert list(legacy) == ["k"] and legacy["k"].tolist() == [1, 2]
