@@ -193,7 +193,7 @@ def test_frame_cache_write_cache_file_and_nested_metadata(tmp_path):
         imageseries.write(ims, tmp_path / "a.yml", "frame-cache", threshold=2, cache_file="c.npz")
     back = imageseries.open(tmp_path / "c.npz", "frame-cache")
     assert "nested" not in back.metadata and back.metadata["x"] == 2
-    imageseries.write(ims, tmp_path / "n.fch5", "frame-cache", threshold=2, style="fch5")
+    imageseries.write(ims, tmp_path / "n.fch5", "frame-cache", threshold=3, style="fch5")
     assert imageseries.open(tmp_path / "n.fch5", "frame-cache").metadata["nested"] == {"a": 1}
 
 
