@@ -190,7 +190,7 @@ def test_metadata_is_mutable_and_written(h5, tmp_path):
 def test_frame_cache_write_cache_file_and_nested_metadata(tmp_path):
     ims = imageseries.open(None, "array", data=FRAMES, meta={"nested": {"a": 1}, "x": 2})
     with pytest.warns(UserWarning, match="nested"):
-        imageseries.write(ims, tmp_path / "a.yml", "frame-cache", threshold=2, cache_file="c.npz")
+        imageseries.write(ims, tmp_path / "a.yml", "frame-cache", threshold=3, cache_file="c.npz")
     back = imageseries.open(tmp_path / "c.npz", "frame-cache")
     assert "nested" not in back.metadata and back.metadata["x"] == 2
     imageseries.write(ims, tmp_path / "n.fch5", "frame-cache", threshold=3, style="fch5")

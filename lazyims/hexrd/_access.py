@@ -158,7 +158,7 @@ class FrameAccess:
             frame = self.cache.get(i)
             if frame is not None:
                 return frame
-            block = self.series.data.blocks[chunk].compute()
+            block = self.series.to_dask(sparse=None).blocks[chunk].compute()
             first = int(self._starts[chunk])
             for k in range(block.shape[0]):
                 self.cache.put(first + k, block[k])

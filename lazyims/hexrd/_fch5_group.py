@@ -33,5 +33,5 @@ def write_fch5_group(
     density = DensityWarningCounter(series.frame_shape, where)
     writer = Fch5Writer(group, series, density)
     _write_metadata(group.create_group("metadata"), metadata)
-    stream_blocks(thresholded(series.data, threshold), writer.add_frames)
+    stream_blocks(thresholded(series.to_dask(sparse=None), threshold), writer.add_frames)
     density.warn()
