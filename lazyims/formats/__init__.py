@@ -5,7 +5,7 @@ Importing this package registers every format; :func:`lazyims.open` and
 """
 
 # Importing a format's module registers it.
-from . import array, framecache, hdf5, image_files, raw_image, zarr  # noqa: F401
+from . import array, eiger_stream, framecache, hdf5, image_files, raw_image, zarr  # noqa: F401
 from ._registry import Format, detect, get, names, register
 
 __all__ = ["Format", "detect", "get", "names", "register"]
