@@ -107,8 +107,11 @@ def decode_csrnpz(
     try:
         matrix = load_npz(io.BytesIO(bytes(blob[8:])))
         coo = matrix.tocoo()
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise FileContentError(f"{where}: cannot read the csrnpz blob ({exc})", path) from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        # (numpy calls any non-zip bytes "pickled data": not helpful here)
+        raise FileContentError(
+            f"{where}: cannot read the csrnpz blob: not a scipy sparse matrix in npz form", path
+        ) from None
     if tuple(coo.shape) != tuple(shape):
         raise FileContentError(
             f"{where}: the csrnpz matrix is {coo.shape[0]}x{coo.shape[1]}, "

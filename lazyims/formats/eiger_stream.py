@@ -267,9 +267,10 @@ def _open_stream(
             where = "frame 0" + (f" ({g})" if g else "")
             obj = data.get(f"0/{g}" if g else "0")
             if not isinstance(obj, h5py.Group):
+                v1_layout = g and "compression_type" in data.get("0", {})
                 raise FileContentError(
                     f"{where}: no group /data/0{'/' + g if g else ''}"
-                    + (" (is this an eiger-stream-v1 file?)" if g else ""),
+                    + (" (this is an eiger-stream-v1 file)" if v1_layout else ""),
                     fname,
                 )
             first.append(read_description(obj, fname, where))
