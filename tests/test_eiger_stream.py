@@ -122,7 +122,7 @@ def test_csrnpz_frames_are_sparse_chunks(tmp_path, frames):
     for setting in SETTINGS:
         ims = lazyims.open(path, threshold_setting=setting, multiplier=0.5)
         assert ims.is_sparse
-        block = ims.data.blocks[2].compute()
+        block = ims.to_dask(sparse=True).blocks[2].compute()
         assert isinstance(block, sparse.COO)
         assert block.nnz < block.size
 
