@@ -50,4 +50,4 @@ def framecache_frames(path, indices: list[int]) -> list[np.ndarray]:
 
 def cluster_max(path, client) -> np.ndarray:
     """Job: the max on a dask.distributed ``client`` (a LocalCluster started before the clock)."""
-    return _dense(client.compute(lazyims.open(path).data.max(axis=0)).result())
+    return _dense(client.compute(lazyims.open(path).max()).result())
