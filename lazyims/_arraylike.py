@@ -12,8 +12,8 @@ lazy:
 ``==`` and ``!=`` keep comparing series by identity (a series stays hashable);
 use ``np.equal(ims, x)`` for the elementwise comparison.
 
-The mixin needs from its class: ``_data`` (the dask array as stored, maybe with
-sparse chunks), ``nframes``, ``is_sparse``, ``to_dask(sparse=)`` and ``_replace``.
+The mixin needs from its class: ``shape``, ``dtype``, ``nframes``, ``is_sparse``,
+``to_dask(sparse=)`` and ``_replace``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class ArrayLike(NDArrayOperatorsMixin):
     @property
     def size(self) -> int:
         """The number of pixels of all frames."""
-        return int(np.prod(self._data.shape))
+        return int(np.prod(self.shape))
 
     @property
     def nbytes(self) -> int:

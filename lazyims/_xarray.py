@@ -10,6 +10,29 @@ from . import _metadata
 from .errors import LazyImsError, MetadataError
 
 
+def _import_xarray() -> Any:
+    try:
+        import xarray as xr
+    except ImportError:
+        raise LazyImsError(
+            "to_xarray needs the xarray package: pip install 'lazyims[xarray]'"
+        ) from None
+    return xr
+
+
+def to_dataset(series: Any, panel: str | None = None) -> Any:
+    """The series as a lazy Dataset: the data variable ``frames`` (see :func:`to_xarray`),
+    omega coordinates, ``panel`` as a scalar coordinate when given, metadata as attributes.
+    """
+    array = to_xarray(series)
+    dataset = array.to_dataset(name="frames")
+    dataset["frames"].attrs = {}
+    dataset.attrs = dict(array.attrs)
+    if panel is not None:
+        dataset = dataset.assign_coords(panel=panel)
+    return dataset
+
+
 def to_xarray(series: Any) -> Any:
     """The series as a lazy DataArray: dims (frame, row, col), omega as coordinates.
 
@@ -17,12 +40,7 @@ def to_xarray(series: Any) -> Any:
     coordinates ``omega_start``, ``omega_stop`` and ``omega_middle`` along
     ``frame``; the other metadata become ``attrs``.
     """
-    try:
-        import xarray as xr
-    except ImportError:
-        raise LazyImsError(
-            "to_xarray needs the xarray package: pip install 'lazyims[xarray]'"
-        ) from None
+    xr = _import_xarray()
     metadata = series.metadata
     # checks omega's length
     _metadata.per_frame_keys(metadata, series.nframes, series.source if series.files else None)

@@ -135,7 +135,7 @@ class ImageSeries(ArrayLike):
         so ``np.asarray(ims.data[5])`` is a numpy frame; ``to_dask(sparse=True)``
         keeps them sparse.
         """
-        return as_chunks(self._data, sparse=False)
+        return self.to_dask(sparse=False)
 
     def to_dask(self, sparse: bool | None = False) -> da.Array:
         """The frames as a dask array of shape (nframes, rows, cols).
@@ -147,7 +147,11 @@ class ImageSeries(ArrayLike):
             frame-cache's own chunks; dense chunks are converted). None: the chunks
             as they are stored (sparse for a frame-cache, numpy otherwise).
         """
-        return as_chunks(self._data, sparse)
+        return as_chunks(self._stored_data(), sparse)
+
+    def _stored_data(self) -> da.Array:
+        """The dask array as stored (maybe with sparse chunks): what operations build on."""
+        return self._data
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -421,7 +421,7 @@ def zarr_metadata_not_json(tmp):
 def zarr_chunk_corrupted(tmp):
     path = tmp / "scan.zarr"
     series().to_zarr(path)
-    chunk = next(p for p in sorted((path / "c").rglob("*")) if p.is_file())
+    chunk = next(p for p in sorted((path / "frames" / "c").rglob("*")) if p.is_file())
     chunk.write_bytes(b"\x00garbage" * 3)
     ims = lazyims.open(path)
     return lambda: ims.compute(), FileContentError, path, "cannot read frames"

@@ -1,11 +1,20 @@
-"""The ``zarr`` format: frames in a zarr v3 array, metadata in its attributes.
+"""The ``zarr`` format: frames in a zarr v3 store that xarray reads as a dataset.
 
-Layout (lazyims' own; HEXRD has no zarr format): a store (a folder ``scan.zarr``)
-whose root is an array of shape (nframes, rows, cols) with dimension names
-``frame``, ``row``, ``col``, chunked ``(1, rows, cols)`` by default. The metadata
-are the array's attributes, as JSON: numpy arrays are stored as lists and their
-dtypes are noted under the reserved attribute ``lazyims``, so they come back as
-numpy arrays of the same dtype.
+Layout (lazyims' own; HEXRD has no zarr format), the one ``xarray.open_zarr`` reads
+back as a Dataset: a store (a folder ``scan.zarr``) whose root is a group holding
+
+- ``frames``: the array of shape (nframes, rows, cols), dimension names ``frame``,
+  ``row``, ``col``, chunked ``(1, rows, cols)`` by default (the data variable);
+- ``frame`` (0, 1, ...) and, when the series has omega, ``omega_start``,
+  ``omega_stop`` and ``omega_middle`` (degrees), 1-D along ``frame`` (coordinates,
+  named in the ``coordinates`` attribute of ``frames``);
+- the other metadata as the group's attributes, as JSON: numpy arrays are stored
+  as lists and their dtypes noted under the reserved attribute ``lazyims``, so
+  they come back as numpy arrays of the same dtype.
+
+Reading also takes the first layout lazyims wrote (a root array of frames with the
+metadata, omega included, as its attributes), stores xarray wrote (a group with one
+2-D or 3-D data variable and its coordinates) and any other zarr array of frames.
 
 Writing is parallel and safe on dask.distributed: the array is created first,
 then every dask block, aligned to whole zarr chunks (or shards), is written by
@@ -18,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,16 +133,46 @@ class ZarrFrames(FrameReader):
         return self.store if isinstance(self.store, str) else repr(self.store)
 
 
+#: The frames' array in the group a store's root is (lazyims' layout).
+FRAMES = "frames"
+#: xarray's attributes of a variable, which are not metadata.
+_XARRAY_KEYS = ("coordinates", "_FillValue", "_ARRAY_DIMENSIONS")
+
+
 def _find_array(group: Any, name: str) -> str:
-    arrays = [path for path, _ in group.arrays()]
+    """The array of frames in ``group``: ``frames``, else its one 2-D or 3-D array."""
+    arrays = dict(group.arrays())
+    if FRAMES in arrays and arrays[FRAMES].ndim == 3:
+        return FRAMES
     if len(arrays) == 1:
-        return arrays[0]
+        return next(iter(arrays))
+    images = [path for path, array in arrays.items() if array.ndim in (2, 3)]
+    if len(images) == 1:
+        return images[0]
     if not arrays:
         raise FileContentError("the zarr group holds no array", name)
     raise FileContentError(
         f"the zarr group holds several arrays ({', '.join(sorted(arrays))}); choose one with path=",
         name,
     )
+
+
+def _group_metadata(group: Any, array: Any, nframes: int) -> dict[str, Any]:
+    """Metadata of a group layout: the group's and the array's attributes, and omega
+    from the ``omega_start`` and ``omega_stop`` coordinates."""
+    attrs = {k: v for k, v in array.attrs.asdict().items() if k not in _XARRAY_KEYS}
+    attrs.update(group.attrs.asdict())
+    metadata = attributes_to_metadata(attrs)
+    coords = dict(group.arrays())
+    start, stop = coords.get("omega_start"), coords.get("omega_stop")
+    if (
+        "omega" not in metadata
+        and start is not None
+        and stop is not None
+        and start.shape == stop.shape == (nframes,)
+    ):
+        metadata["omega"] = np.column_stack([start[:], stop[:]])
+    return metadata
 
 
 def open_zarr(
@@ -171,7 +211,9 @@ def open_zarr(
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise FileContentError(f"not a readable zarr store ({exc})", name) from None
     array_path = path or ""
+    group = None
     if isinstance(node, zarr.Group):
+        group = node
         array_path = "/".join(p for p in (array_path, _find_array(node, name)) if p)
         node = zarr.open_array(store, path=array_path, mode="r")
     if node.ndim not in (2, 3):
@@ -188,7 +230,10 @@ def open_zarr(
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, unit)
     frames_per_chunk = check_frames_per_chunk(frames_per_chunk, name)
-    metadata = attributes_to_metadata(node.attrs.asdict())
+    if group is None:
+        metadata = attributes_to_metadata(node.attrs.asdict())
+    else:
+        metadata = _group_metadata(group, node, nframes)
     reader = ZarrFrames(store=store, array_path=array_path, two_d=two_d)
     origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="zarr")
     return ImageSeries(
@@ -206,7 +251,7 @@ def _write_block(block: Any, store: Any, start: int) -> int:
     """Write frames ``start:start+len(block)``; runs on a worker, opens the store itself."""
     import zarr
 
-    array = zarr.open_array(store, mode="r+")
+    array = zarr.open_array(store, path=FRAMES, mode="r+")
     array[start : start + block.shape[0]] = _todense(block)
     return int(block.shape[0])
 
@@ -283,7 +328,11 @@ def write_zarr(
     shards: tuple[int, int, int] | None = None,
     compressors: Any = "auto",
 ) -> None:
-    """Write ``series`` as a zarr v3 array, block by block, in parallel.
+    """Write ``series`` as a zarr v3 store, block by block, in parallel.
+
+    The store is a group that :func:`xarray.open_zarr` reads as a Dataset: the
+    array ``frames``, the coordinates ``frame`` and ``omega_start``/``omega_stop``/
+    ``omega_middle``, and the other metadata as attributes (see the module doc).
 
     Parameters
     ----------
@@ -323,7 +372,11 @@ def write_zarr(
         shards = _check_chunking("shards", shards, shape, name)
         if any(s % c for s, c in zip(shards, chunks)):
             raise OptionError(f"shards {shards} must be whole multiples of chunks {chunks}", name)
-    attrs = metadata_to_attributes(series.metadata, name)
+    metadata = series.metadata
+    omega = _omega_coordinates(metadata, series.nframes, name)
+    if omega:
+        del metadata["omega"]
+    attrs = metadata_to_attributes(metadata, name)
     # Blocks span whole frames and a whole number of write units (shard, else chunk).
     unit = (shards or chunks)[0]
     per_block = frames_per_chunk_for(series.frame_shape, series.dtype, unit)
@@ -331,20 +384,23 @@ def write_zarr(
 
     def create(target: Any) -> None:
         try:
-            zarr.create_array(
-                target,
+            group = zarr.create_group(target, attributes=attrs, zarr_format=3, overwrite=True)
+            coordinates = {"frame": np.arange(series.nframes), **omega}
+            for coord, values in coordinates.items():
+                group.create_array(coord, data=values, dimension_names=("frame",))
+            group.create_array(
+                FRAMES,
                 shape=shape,
                 dtype=series.dtype,
                 chunks=chunks,
                 shards=shards,
                 compressors=compressors,
-                attributes=attrs,
+                attributes={"coordinates": " ".join(omega)} if omega else {},
                 dimension_names=DIMENSION_NAMES,
-                zarr_format=3,
-                overwrite=True,
             )
         except (TypeError, ValueError) as exc:
             raise OptionError(f"zarr cannot create this array: {exc}", name) from None
+        _consolidate(target)
 
     if is_path and _is_url(os.fspath(store)):
         # a remote store (s3://, gs://, ...): written in place by the workers, by URL
@@ -353,7 +409,7 @@ def write_zarr(
         return
     if not is_path:
         create(store)
-        array = zarr.open_array(store, mode="r+")
+        array = zarr.open_array(store, path=FRAMES, mode="r+")
 
         def consume(start: int, block: Any) -> None:
             array[start : start + block.shape[0]] = _todense(block)
@@ -363,6 +419,35 @@ def write_zarr(
     with atomic_folder(store, series.files) as tmp:
         create(str(tmp))
         dask.compute(*_block_tasks(data, str(tmp)))
+
+
+def _consolidate(target: Any) -> None:
+    """Gather the store's metadata in its root ``zarr.json``, so that ``xarray.open_zarr``
+    opens it at once and without a warning. Call it after the last metadata change."""
+    import zarr
+
+    with warnings.catch_warnings():
+        # zarr notes that consolidated metadata is not in the v3 spec; xarray reads it
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(target)
+
+
+def _omega_coordinates(metadata: Mapping[str, Any], nframes: int, where: Any) -> dict:
+    """``omega_start``, ``omega_stop`` and ``omega_middle`` from the metadata's omega, or {}."""
+    if "omega" not in metadata:
+        return {}
+    omega = np.asarray(metadata["omega"])  # its dtype is kept: the coordinates have it
+    if omega.dtype.kind not in "iuf" or omega.shape != (nframes, 2):
+        raise MetadataError(
+            f"metadata 'omega' must be (nframes, 2) = ({nframes}, 2) [start, stop] angles, "
+            f"got {omega.dtype} of shape {omega.shape}",
+            where,
+        )
+    return {
+        "omega_start": omega[:, 0],
+        "omega_stop": omega[:, 1],
+        "omega_middle": omega.mean(axis=1),
+    }
 
 
 def _is_url(name: str) -> bool:
