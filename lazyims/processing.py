@@ -179,17 +179,8 @@ def rectangle(series: ImageSeries, rect: Any) -> ImageSeries:
             raise ProcessingError(
                 f"rectangle {axis} {lo}:{hi} do not fit in the frame's {size} {axis}"
             )
-    rows_cut, cols_cut = slice(int(r0), int(r1)), slice(int(c0), int(c1))
-    if series.origin is not None:
-        return ImageSeries(
-            None,
-            series.metadata,
-            format=series.format,
-            source=series.source,
-            files=series.files,
-            origin=series.origin.cropped(rows_cut, cols_cut),
-        )
-    return series._replace(data=series.to_dask(sparse=None)[:, rows_cut, cols_cut])
+    # Indexing narrows what a series opened from files reads: only this region.
+    return series[:, int(r0) : int(r1), int(c0) : int(c1)]
 
 
 def _insert_zeros(series: ImageSeries, index: Any, axis: int) -> ImageSeries:

@@ -10,10 +10,12 @@ from typing import Any
 
 import dask
 import dask.array as da
+import dask.local
 import numpy as np
 
 from . import _metadata
 from ._arraylike import ArrayLike
+from ._lazyframes import LazyFrames
 from .errors import FrameIndexError, LazyImsError
 
 
@@ -55,12 +57,36 @@ def _finalize_dense(results: Any, finalize: Any, args: tuple) -> np.ndarray:
     return _todense(finalize(results, *args))
 
 
+def _absolute_paths(files: Any) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(os.path.abspath(os.fspath(f)) for f in files))
+
+
+class _OneFrame(da.Array):
+    """``series[i]`` of a series read from files: a 2-D dask array whose plain
+    ``compute()`` reads the frame straight through the format's reader (no task
+    graph, no scheduler). Any other use is dask's."""
+
+    _read_now: Any = None
+
+    def compute(self, **kwargs: Any) -> Any:
+        if self._read_now is not None and not kwargs:
+            return self._read_now()
+        return super().compute(**kwargs)
+
+
 class ImageSeries(ArrayLike):
     """A lazy series of detector frames, shape (nframes, rows, cols), with metadata.
 
     An ImageSeries wraps a chunked :class:`dask.array.Array` and a metadata dict.
     It is immutable: every operation returns a new series. Per-frame metadata
     (``omega``) follows the frames when the series is indexed.
+
+    A series opened from files holds the format's reader and the frames, rows and
+    columns it shows (a lazy selection): indexing, :meth:`rectangle`,
+    :meth:`frames`, :meth:`omega_range` and the row bands of :meth:`median`
+    narrow that selection, so only what is asked for is read; :attr:`data` is
+    built from it when needed. Processing (:meth:`dark`, :meth:`flip`...) gives a
+    series of dask operations on that data.
 
     Parameters
     ----------
@@ -76,11 +102,6 @@ class ImageSeries(ArrayLike):
         Every file (or zarr folder) the series was opened from: descriptions
         (YAML), data files, caches, metadata arrays. Kept as absolute paths;
         writers refuse a target that is, contains or lies inside any of them.
-    origin
-        A ``lazyims.formats._frames.FrameSource`` when ``data`` is exactly what a
-        format's reader gives (``data`` may then be None); it lets operations read
-        less (a rectangle reads only its rows and columns). Dropped by any
-        operation that changes the data.
 
     Notes
     -----
@@ -100,7 +121,7 @@ class ImageSeries(ArrayLike):
     1.0
     """
 
-    __slots__ = ("_data", "_metadata", "_format", "_source", "_files", "_origin")
+    __slots__ = ("_data", "_lazy", "_metadata", "_format", "_source", "_files")
 
     def __init__(
         self,
@@ -110,21 +131,38 @@ class ImageSeries(ArrayLike):
         format: str | None = None,
         source: str | None = None,
         files: tuple[str, ...] = (),
-        origin: Any = None,
     ):
-        if origin is not None and data is None:
-            data = origin.to_dask()
         data = data if isinstance(data, da.Array) else da.asarray(data)
         if data.ndim != 3:
             raise LazyImsError(
                 f"an image series is 3-D (frames, rows, cols); got {data.ndim}-D data"
             )
-        self._data = data
+        self._data: da.Array | None = data
+        self._lazy: LazyFrames | None = None
         self._metadata = _metadata.normalize(metadata)
         self._format = format
         self._source = source
-        self._files = tuple(dict.fromkeys(os.path.abspath(os.fspath(f)) for f in files))
-        self._origin = origin
+        self._files = _absolute_paths(files)
+
+    @classmethod
+    def _from_lazy(
+        cls,
+        lazy: LazyFrames,
+        metadata: Mapping[str, Any] | None,
+        *,
+        format: str | None,
+        source: str | None,
+        files: tuple[str, ...],
+    ) -> ImageSeries:
+        """A series of what ``lazy`` selects; its dask array is built when first needed."""
+        series = cls.__new__(cls)
+        series._data = None
+        series._lazy = lazy
+        series._metadata = _metadata.normalize(metadata)
+        series._format = format
+        series._source = source
+        series._files = _absolute_paths(files)
+        return series
 
     # -- what it is ---------------------------------------------------------
     @property
@@ -150,7 +188,11 @@ class ImageSeries(ArrayLike):
         return as_chunks(self._stored_data(), sparse)
 
     def _stored_data(self) -> da.Array:
-        """The dask array as stored (maybe with sparse chunks): what operations build on."""
+        """The dask array as stored (maybe with sparse chunks): what operations build on.
+
+        A series opened from files builds it from its lazy selection, once."""
+        if self._data is None:
+            self._data = self._lazy.to_dask()
         return self._data
 
     @property
@@ -179,39 +221,39 @@ class ImageSeries(ArrayLike):
         return self._files
 
     @property
-    def origin(self) -> Any:
-        """The reader description behind unprocessed data, or None (see the class doc)."""
-        return self._origin
-
-    @property
     def shape(self) -> tuple[int, int, int]:
         """(nframes, rows, cols), as dask's shape."""
-        return self._data.shape
+        return self._data.shape if self._lazy is None else self._lazy.shape
 
     @property
     def frame_shape(self) -> tuple[int, int]:
         """(rows, cols) of one frame (HEXRD's ``shape``)."""
-        return self._data.shape[1:]
+        return self.shape[1:]
 
     @property
     def nframes(self) -> int:
         """The number of frames."""
-        return self._data.shape[0]
+        return self.shape[0]
 
     @property
     def dtype(self) -> np.dtype:
         """The frames' dtype."""
-        return self._data.dtype
+        return self._data.dtype if self._lazy is None else self._lazy.dtype
 
     @property
     def chunks(self) -> tuple[tuple[int, ...], ...]:
         """The dask chunks along (frames, rows, cols)."""
-        return self._data.chunks
+        return self._data.chunks if self._lazy is None else self._lazy.chunks()
 
     @property
     def is_sparse(self) -> bool:
         """True when the chunks are pydata/sparse arrays (frame-caches)."""
-        return is_sparse_array(self._data)
+        return is_sparse_array(self._data) if self._lazy is None else self._lazy.sparse
+
+    @property
+    def _reads_files(self) -> bool:
+        """True when the frames are exactly what the format's reader gives (unprocessed)."""
+        return self._lazy is not None
 
     def __len__(self) -> int:
         return self.nframes
@@ -220,15 +262,19 @@ class ImageSeries(ArrayLike):
     def _replace(self, data: da.Array | None = None, metadata: Mapping | None = None):
         """A new series with other data and/or metadata, keeping the rest.
 
-        New data drops :attr:`origin`, since the data no longer is the reader's.
+        New data is no longer the reader's: the lazy selection is dropped.
         """
+        metadata = self._metadata if metadata is None else metadata
+        if data is None and self._lazy is not None:
+            return ImageSeries._from_lazy(
+                self._lazy, metadata, format=self._format, source=self._source, files=self._files
+            )
         return ImageSeries(
-            self._data if data is None else data,
-            self._metadata if metadata is None else metadata,
+            self._stored_data() if data is None else data,
+            metadata,
             format=self._format,
             source=self._source,
             files=self._files,
-            origin=self._origin if data is None else None,
         )
 
     def with_metadata(self, **updates: Any) -> ImageSeries:
@@ -240,7 +286,7 @@ class ImageSeries(ArrayLike):
 
         The result must stay 3-D with one entry per frame; the metadata is kept.
         """
-        result = self._data.map_blocks(func, *args, **kwargs)
+        result = self._stored_data().map_blocks(func, *args, **kwargs)
         if result.ndim != 3:
             raise LazyImsError(
                 f"map_blocks must keep the series 3-D; {func!r} gives {result.ndim}-D chunks"
@@ -252,30 +298,108 @@ class ImageSeries(ArrayLike):
         if not self.is_sparse:
             return self
         meta = np.empty((0, 0, 0), dtype=self.dtype)
-        return self._replace(data=self._data.map_blocks(_todense, dtype=self.dtype, meta=meta))
+        return self._replace(
+            data=self._stored_data().map_blocks(_todense, dtype=self.dtype, meta=meta)
+        )
 
     # -- indexing -----------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
         frame_key, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        region = self._region(rest) if self._lazy is not None else None
         if isinstance(frame_key, numbers.Integral) and not isinstance(frame_key, bool):
-            i = operator.index(frame_key)
-            if not -self.nframes <= i < self.nframes:
-                raise FrameIndexError(f"frame {i} is out of range for {self.nframes} frames")
-            if self._origin is not None:  # read this frame alone, not its whole chunk
-                frame = self._origin.frame(i % self.nframes)
-                return self._replace(data=frame).dense()._data[(0, *rest)]
-            return self.dense()._data[(i, *rest)]
+            i = self._frame_number(frame_key)
+            if region is None:
+                return self.dense()._stored()[(i, *rest)]
+            # Read this frame alone (and only its region), not its whole chunk.
+            one = self._lazy.narrowed(np.array([i]), *region)
+            frame = self._replace_lazy(one, self._metadata).dense()._stored()[0]
+            frame = _OneFrame(frame.dask, frame.name, frame.chunks, meta=frame._meta)
+            frame._read_now = lambda: _todense(one.read_frame(0))
+            return frame
         selection = self._frame_selection(frame_key)
-        data = self._data[(selection, *rest)]
+        metadata = _metadata.select_frames(
+            self._metadata, self.nframes, selection, self._source if self._files else None
+        )
+        if region is not None:
+            return self._replace_lazy(self._lazy.narrowed(selection, *region), metadata)
+        data = self._stored_data()[(selection, *rest)]
         if data.ndim != 3:
             raise FrameIndexError(
                 "index rows and columns with slices to keep a series; "
                 f"{key!r} gives a {data.ndim}-D result"
             )
-        metadata = _metadata.select_frames(
-            self._metadata, self.nframes, selection, self._source if self._files else None
-        )
         return self._replace(data=data, metadata=metadata)
+
+    def _replace_lazy(self, lazy: LazyFrames, metadata: Mapping) -> ImageSeries:
+        return ImageSeries._from_lazy(
+            lazy, metadata, format=self._format, source=self._source, files=self._files
+        )
+
+    def _region(self, rest: tuple) -> tuple[slice, slice] | None:
+        """Row and column keys as two non-empty step-1 slices with explicit bounds, or
+        None when they are anything else (then dask slices the data)."""
+        if len(rest) > 2 or not all(isinstance(k, slice) for k in rest):
+            return None
+        region = []
+        for k, size in zip(rest + (slice(None),) * (2 - len(rest)), self.frame_shape):
+            start, stop, step = k.indices(size)
+            if step != 1 or stop <= start:
+                return None
+            region.append(slice(start, stop))
+        return region[0], region[1]
+
+    def _frame_number(self, key: Any) -> int:
+        i = operator.index(key)
+        if not -self.nframes <= i < self.nframes:
+            raise FrameIndexError(f"frame {i} is out of range for {self.nframes} frames")
+        return i % self.nframes
+
+    def read_frame(
+        self, i: int, rows: slice | None = None, cols: slice | None = None
+    ) -> np.ndarray:
+        """Frame ``i`` (or its window ``rows`` x ``cols``) as a dense numpy array, now.
+
+        A series read from files (not processed) reads it straight through the
+        format's reader: no task graph, no scheduler, only those rows and columns
+        where the format allows it. A processed series computes the window with
+        dask's synchronous scheduler in this thread.
+
+        Parameters
+        ----------
+        i
+            The frame (negative counts from the end).
+        rows, cols
+            Slices of the frame (default: all of it).
+
+        Examples
+        --------
+        >>> import lazyims, numpy as np
+        >>> ims = lazyims.open(np.arange(32, dtype=np.uint16).reshape(2, 4, 4))
+        >>> ims.read_frame(1, rows=slice(0, 2), cols=slice(1, 3))
+        array([[17, 18],
+               [21, 22]], dtype=uint16)
+        """
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise FrameIndexError(f"read_frame takes a frame number, not {i!r}")
+        i = self._frame_number(i)
+        for name, k in (("rows", rows), ("cols", cols)):
+            if k is not None and not isinstance(k, slice):
+                raise FrameIndexError(f"read_frame's {name} must be a slice, not {k!r}")
+        rows = slice(None) if rows is None else rows
+        cols = slice(None) if cols is None else cols
+        if self._lazy is None:
+            window = self.data[i, rows, cols]
+            (result,) = dask.compute(window, scheduler=dask.local.get_sync)
+            return _todense(result)
+        ranges = [range(*k.indices(n)) for k, n in zip((rows, cols), self.frame_shape)]
+        if not all(ranges):
+            return np.zeros([len(r) for r in ranges], dtype=self.dtype)
+        box = [slice(min(r), max(r) + 1) for r in ranges]
+        frame = _todense(self._lazy.read_frame(i, *box))
+        if all(r.step == 1 for r in ranges):
+            return frame
+        picks = [np.asarray(r) - b.start for r, b in zip(ranges, box)]
+        return frame[np.ix_(*picks)]
 
     def _frame_selection(self, key: Any) -> slice | np.ndarray:
         if isinstance(key, slice):
@@ -321,26 +445,26 @@ class ImageSeries(ArrayLike):
 
     # dask's collection protocol, so dask.compute and Client.compute take a series
     def __dask_graph__(self):
-        return self._data.__dask_graph__()
+        return self._stored_data().__dask_graph__()
 
     def __dask_keys__(self):
-        return self._data.__dask_keys__()
+        return self._stored_data().__dask_keys__()
 
     def __dask_layers__(self):
-        return self._data.__dask_layers__()
+        return self._stored_data().__dask_layers__()
 
     def __dask_tokenize__(self):
-        return ("lazyims.ImageSeries", self._data.name)
+        return ("lazyims.ImageSeries", self._stored_data().name)
 
     __dask_optimize__ = staticmethod(da.Array.__dask_optimize__)
     __dask_scheduler__ = staticmethod(da.Array.__dask_scheduler__)
 
     def __dask_postcompute__(self):
-        finalize, args = self._data.__dask_postcompute__()
+        finalize, args = self._stored_data().__dask_postcompute__()
         return _finalize_dense, (finalize, args)
 
     def __dask_postpersist__(self):
-        rebuild, args = self._data.__dask_postpersist__()
+        rebuild, args = self._stored_data().__dask_postpersist__()
         return self._rebuild_persisted, (rebuild, args)
 
     def _rebuild_persisted(self, dsk, rebuild, args, rename=None) -> ImageSeries:
@@ -354,7 +478,7 @@ class ImageSeries(ArrayLike):
             f"<lazyims.ImageSeries {self.nframes} frames of {self.frame_shape[0]}x"
             f"{self.frame_shape[1]} {self.dtype}{kind}",
             f"  format: {self._format or '-'}, source: {self._source or '-'}",
-            f"  chunks: {chunks} ({self._data.npartitions} chunks)",
+            f"  chunks: {chunks} ({int(np.prod([len(c) for c in self.chunks]))} chunks)",
             f"  metadata: {sorted(self._metadata) or '-'}>",
         ]
         return "\n".join(lines)

@@ -65,13 +65,15 @@ _SPLIT_COLUMNS_BYTES = 32 * 2**20
 _MAX_PIECES = 32
 
 
-def _first_frames(series: ImageSeries, nframes: Any) -> tuple[da.Array, int]:
+def _first_frames(series: ImageSeries, nframes: Any) -> tuple[ImageSeries, int]:
+    """The first ``nframes`` frames of ``series`` (all for 0), and how many."""
     if not isinstance(series, ImageSeries):
         raise ProcessingError(f"statistics need an ImageSeries, not {type(series).__name__}")
     if not isinstance(nframes, numbers.Integral) or isinstance(nframes, bool) or nframes < 0:
         raise OptionError(f"nframes must be an integer >= 0, not {nframes!r}")
     n = series.nframes if nframes == 0 else builtins.min(int(nframes), series.nframes)
-    return series.to_dask(sparse=None)[:n], n
+    # Indexing narrows what a series opened from files reads: only these frames.
+    return series[:n], n
 
 
 def _result(result: da.Array, data: da.Array, sparse: bool) -> da.Array:
@@ -91,25 +93,26 @@ def max(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Ar
     The result computes to a numpy array; ``sparse=True`` gives ``sparse.COO``
     chunks instead (the same for :func:`min`, :func:`sum` and :func:`average`).
     """
-    data, _ = _first_frames(series, nframes)
+    data = _first_frames(series, nframes)[0].to_dask(sparse=None)
     return _result(data.max(axis=0), data, sparse)
 
 
 def min(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The minimum over frames of every pixel, in the frames' dtype."""
-    data, _ = _first_frames(series, nframes)
+    data = _first_frames(series, nframes)[0].to_dask(sparse=None)
     return _result(data.min(axis=0), data, sparse)
 
 
 def sum(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The sum over frames of every pixel, as float64."""
-    data, _ = _first_frames(series, nframes)
+    data = _first_frames(series, nframes)[0].to_dask(sparse=None)
     return _result(data.sum(axis=0, dtype=np.float64), data, sparse)
 
 
 def average(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:
     """The mean over frames of every pixel (summed in float64), as float32."""
-    data, n = _first_frames(series, nframes)
+    first, n = _first_frames(series, nframes)
+    data = first.to_dask(sparse=None)
     return _result((data.sum(axis=0, dtype=np.float64) / n).astype(np.float32), data, sparse)
 
 
@@ -147,7 +150,7 @@ def percentile(
     budget = BAND_BYTES if band_bytes is None else band_bytes
     if not isinstance(budget, numbers.Integral) or budget < 1:
         raise OptionError(f"band_bytes must be a positive integer, not {band_bytes!r}")
-    data, n = _first_frames(series, nframes)
+    first, n = _first_frames(series, nframes)
     rows, cols = series.frame_shape
     # The band's frames, plus the stacked copy np.percentile partitions in place.
     row_bytes = int(n * cols * series.dtype.itemsize * _BAND_OVERHEAD)
@@ -155,7 +158,7 @@ def percentile(
     results: list[da.Array] = []
     for r0 in range(0, rows, band_rows):
         r1 = builtins.min(rows, r0 + band_rows)
-        band = _band(series, data, n, r0, r1, separate=band_rows < rows)
+        band = _band(first, r0, r1)
         if results:
             # A copy of the band's graph that starts reading only when the previous
             # band is done, so one band of frames is in memory at a time.
@@ -164,19 +167,17 @@ def percentile(
     return results[0] if len(results) == 1 else da.concatenate(results, axis=0)
 
 
-def _band(
-    series: ImageSeries, data: da.Array, n: int, r0: int, r1: int, separate: bool
-) -> da.Array:
-    """Frames ``:n``, rows ``r0:r1``, as a graph that does not share chunks with other bands."""
-    origin = series.origin
-    if separate and origin is not None:
-        # Read only these rows from the files.
-        cols = series.frame_shape[1]
-        return origin.cropped(slice(r0, r1), slice(0, cols)).to_dask()[:n]
+def _band(series: ImageSeries, r0: int, r1: int) -> da.Array:
+    """Rows ``r0:r1`` of every frame, as a graph that does not share chunks with other bands."""
+    band = series[:, r0:r1]
+    if band._reads_files:
+        # A series opened from files reads only these rows: nothing is shared.
+        return band.to_dask(sparse=None)
     # Slices of the processed frames: every band after the first gets its own copy of
     # the upstream tasks (independent_copy), so no frame chunk waits for every band.
     # A copy of the rows, not a view, so each whole processed chunk is freed at once.
-    return data[:, r0:r1].map_blocks(_copy, dtype=data.dtype, meta=data._meta)
+    data = band.to_dask(sparse=None)
+    return data.map_blocks(_copy, dtype=data.dtype, meta=data._meta)
 
 
 def _band_percentile(band: da.Array, pct: float, n: int) -> da.Array:

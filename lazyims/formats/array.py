@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import OptionError
 from ..series import ImageSeries
-from ._frames import FrameReader, frames_per_chunk_for, lazy_frames
 from ._registry import Format, register
+from .base import FrameReader, frames_per_chunk_for, series_from_reader
 
 
 def open_array(
@@ -77,10 +77,15 @@ def open_function(
         dtype = first.dtype if dtype is None else dtype
     if len(shape) != 2:
         raise OptionError(f"frames must be 2-D, got shape {tuple(shape)}")
-    reader = FunctionFrames(func=func, dtype=np.dtype(dtype).str)
-    data = lazy_frames(reader, int(nframes), tuple(shape), dtype, frames_per_chunk, name="function")
-    return ImageSeries(
-        data, metadata, format="function", source=getattr(func, "__name__", "function")
+    return series_from_reader(
+        FunctionFrames(func=func, dtype=np.dtype(dtype).str),
+        nframes=int(nframes),
+        frame_shape=tuple(shape),
+        dtype=dtype,
+        frames_per_chunk=frames_per_chunk,
+        metadata=metadata,
+        format="function",
+        source=getattr(func, "__name__", "function"),
     )
 
 

@@ -18,10 +18,10 @@ from .._files import atomic_output
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, _todense
-from ._frames import FrameReader, FrameSource, check_frames_per_chunk, frames_per_chunk_for
 from ._h5 import missing_filters, open_h5
 from ._h5chunks import read_fast
 from ._registry import Format, register
+from .base import FrameReader, frames_per_chunk_for, series_from_reader
 
 
 @dataclass(frozen=True)
@@ -125,16 +125,15 @@ def open_hdf5(
         raise FileContentError(f"dataset {dataset_name!r} has no frames", fname)
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, chunk_frames)
-    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, fname)
-    reader = HDF5Frames(path=fname, dataset=dataset_name, two_d=two_d)
-    origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="hdf5")
-    return ImageSeries(
-        None,
-        metadata,
+    return series_from_reader(
+        HDF5Frames(path=fname, dataset=dataset_name, two_d=two_d),
+        nframes=nframes,
+        frame_shape=frame_shape,
+        dtype=dtype,
+        frames_per_chunk=frames_per_chunk,
+        metadata=metadata,
         format="hdf5",
         source=f"{fname}:{dataset_name}",
-        files=(fname,),
-        origin=origin,
     )
 
 

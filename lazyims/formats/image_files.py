@@ -27,8 +27,8 @@ import numpy as np
 from .._yaml import load_yaml, resolve_relative, yaml_keys, yaml_metadata
 from ..errors import FileContentError, LazyImsError, MetadataError, MissingFileError, OptionError
 from ..series import ImageSeries
-from ._frames import FrameReader, FrameSource
 from ._registry import Format, register
+from .base import FrameReader, series_from_reader
 
 #: GE detector files: an 8192-byte header, then raw little-endian frames.
 GE_HEADER_BYTES = 8192
@@ -478,14 +478,16 @@ def open_image_files(source: str | os.PathLike) -> ImageSeries:
         file_dtype=info.file_dtype.str,
         dtype=out_dtype.str,
     )
-    origin = FrameSource(reader, nframes, info.shape, out_dtype, 1, name="image-files")
-    return ImageSeries(
-        None,
-        metadata,
+    return series_from_reader(
+        reader,
+        nframes=nframes,
+        frame_shape=info.shape,
+        dtype=out_dtype,
+        frames_per_chunk=1,
+        metadata=metadata,
         format="image-files",
         source=where or "<yaml text>",
         files=(*described, *reader.paths),
-        origin=origin,
     )
 
 

@@ -21,8 +21,8 @@ import numpy as np
 from .._yaml import load_yaml, resolve_relative, yaml_keys
 from ..errors import FileContentError, MissingFileError, OptionError
 from ..series import ImageSeries
-from ._frames import FrameReader, FrameSource, check_frames_per_chunk
 from ._registry import Format, register
+from .base import FrameReader, check_frames_per_chunk, series_from_reader
 
 #: scalar ``type`` -> numpy kind: i integer, f float32, d float64, b bool (HEXRD's codes).
 _FIXED_TYPES = {"f": np.dtype("f4"), "d": np.dtype("f8"), "b": np.dtype("?")}
@@ -143,15 +143,15 @@ def open_raw_image(source: str | os.PathLike, frames_per_chunk: int = 1) -> Imag
     if nframes == 0:
         raise FileContentError("the file holds no frame after the skipped bytes", path)
     reader = RawFrames(os.path.abspath(path), skip, shape, dtype.str)
-    native = dtype.newbyteorder("=")
-    origin = FrameSource(reader, int(nframes), shape, native, frames_per_chunk, name="raw-image")
-    return ImageSeries(
-        None,
-        {},
+    return series_from_reader(
+        reader,
+        nframes=int(nframes),
+        frame_shape=shape,
+        dtype=dtype.newbyteorder("="),
+        frames_per_chunk=frames_per_chunk,
         format="raw-image",
         source=where or reader.path,
         files=(where, reader.path) if where is not None else (reader.path,),
-        origin=origin,
     )
 
 

@@ -41,8 +41,8 @@ from .._files import check_not_a_source, temporary_name, write_error
 from .._streaming import stream_blocks
 from ..errors import FileContentError, LazyImsError, MetadataError, OptionError, WriteError
 from ..series import ImageSeries, _todense
-from ._frames import FrameReader, FrameSource, check_frames_per_chunk, frames_per_chunk_for
 from ._registry import Format, register
+from .base import FrameReader, frames_per_chunk_for, series_from_reader
 
 #: The attribute where lazyims notes which metadata were numpy arrays.
 RESERVED_KEY = "lazyims"
@@ -229,20 +229,19 @@ def open_zarr(
     unit = 1 if two_d else (node.shards or node.chunks)[0]
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, unit)
-    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, name)
     if group is None:
         metadata = attributes_to_metadata(node.attrs.asdict())
     else:
         metadata = _group_metadata(group, node, nframes)
-    reader = ZarrFrames(store=store, array_path=array_path, two_d=two_d)
-    origin = FrameSource(reader, nframes, frame_shape, dtype, int(frames_per_chunk), name="zarr")
-    return ImageSeries(
-        None,
-        metadata,
+    return series_from_reader(
+        ZarrFrames(store=store, array_path=array_path, two_d=two_d),
+        nframes=nframes,
+        frame_shape=frame_shape,
+        dtype=dtype,
+        frames_per_chunk=frames_per_chunk,
+        metadata=metadata,
         format="zarr",
         source=name + (f":{array_path}" if array_path else ""),
-        files=reader.files(),
-        origin=origin,
     )
 
 

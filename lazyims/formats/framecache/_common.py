@@ -21,6 +21,7 @@ import sparse
 
 from ...errors import FileContentError, MetadataError, OptionError, WriteError
 from ...series import is_sparse_array
+from ..base import frames_per_chunk_for
 
 #: Header keys of the npz style; metadata may not use these names.
 HEADER_KEYS = ("shape", "nframes", "dtype")
@@ -38,8 +39,9 @@ MAX_FRAMES_PER_CHUNK = 64
 
 def default_frames_per_chunk(frame_shape: tuple[int, int], dtype: Any) -> int:
     """Frames per chunk: dense chunks of about 16 MiB, at most 64 frames."""
-    frame_bytes = max(1, int(np.prod(frame_shape)) * np.dtype(dtype).itemsize)
-    return int(min(MAX_FRAMES_PER_CHUNK, max(1, TARGET_DENSE_CHUNK_BYTES // frame_bytes)))
+    return frames_per_chunk_for(
+        frame_shape, dtype, target_bytes=TARGET_DENSE_CHUNK_BYTES, max_frames=MAX_FRAMES_PER_CHUNK
+    )
 
 
 def parse_dtype(value: Any, path: str) -> np.dtype:

@@ -24,8 +24,8 @@ from ..._files import atomic_output
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
-from .._frames import FrameReader, FrameSource, check_frames_per_chunk
 from .._h5 import missing_filters, open_h5
+from ..base import FrameReader, series_from_reader
 from ._common import (
     DensityWarningCounter,
     check_metadata,
@@ -190,14 +190,16 @@ def open_fch5(
         group_name = g.name
     if frames_per_chunk is None:
         frames_per_chunk = default_frames_per_chunk(shape, dtype)
-    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, fname)
-    reader = Fch5Frames(path=fname, group=group_name, frame_shape=shape, dtype=dtype.str)
-    origin = FrameSource(
-        reader, nframes, shape, dtype, int(frames_per_chunk), sparse=True, name="framecache-fch5"
-    )
-    source = fname if group_name == "/" else f"{fname}:{group_name}"
-    return ImageSeries(
-        None, metadata, format="frame-cache", source=source, files=(fname,), origin=origin
+    return series_from_reader(
+        Fch5Frames(path=fname, group=group_name, frame_shape=shape, dtype=dtype.str),
+        nframes=nframes,
+        frame_shape=shape,
+        dtype=dtype,
+        frames_per_chunk=frames_per_chunk,
+        metadata=metadata,
+        format="frame-cache",
+        source=fname if group_name == "/" else f"{fname}:{group_name}",
+        sparse=True,
     )
 
 

@@ -28,7 +28,7 @@ from ..._files import atomic_output
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
 from ...series import ImageSeries
-from .._frames import FrameReader, FrameSource, check_frames_per_chunk
+from ..base import FrameReader, series_from_reader
 from ._common import (
     FRAME_MEMBER,
     HEADER_KEYS,
@@ -270,17 +270,17 @@ def series_from_npz(
     """The lazy series of the frames stored in npz ``fname`` (npz and yml styles)."""
     if frames_per_chunk is None:
         frames_per_chunk = default_frames_per_chunk(shape, dtype)
-    frames_per_chunk = check_frames_per_chunk(frames_per_chunk, fname)
-    reader = NpzFrames(path=fname, frame_shape=shape, dtype=dtype.str)
-    fpc = int(frames_per_chunk)
-    origin = FrameSource(reader, nframes, shape, dtype, fpc, sparse=True, name=f"fc-{style}")
-    return ImageSeries(
-        None,
-        metadata,
+    return series_from_reader(
+        NpzFrames(path=fname, frame_shape=shape, dtype=dtype.str),
+        nframes=nframes,
+        frame_shape=shape,
+        dtype=dtype,
+        frames_per_chunk=frames_per_chunk,
+        metadata=metadata,
         format="frame-cache",
         source=source or fname,
         files=files or (fname,),
-        origin=origin,
+        sparse=True,
     )
 
 
