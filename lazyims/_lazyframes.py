@@ -140,12 +140,14 @@ class LazyFrames:
 
     # -- reading -----------------------------------------------------------------
     def read_frame(self, index: int, rows: slice | None = None, cols: slice | None = None) -> Any:
-        """Frame ``index`` of this selection (rows/cols relative to it), read now."""
+        """Frame ``index`` of this selection (rows/cols relative to it), read now, as numpy."""
         frame = self.frames[index]
         block = self.reader.read(
             frame, frame + 1, _within(self.rows, rows), _within(self.cols, cols)
         )
-        return block[0]
+        if self.sparse:
+            block = block.todense()  # indexing a sparse.COO would compile numba code first
+        return np.asarray(block)[0]
 
     def to_dask(self) -> da.Array:
         """The selection as a dask array: one task per chunk, each reading its frames' runs."""
