@@ -342,7 +342,7 @@ def test_fch5_frames_in_any_order(tmp_path, golden, expected):
 
 def test_region_reads_a_rectangle(golden, expected):
     ims = lazyims.open(golden("fc.npz"))
-    part = ims[:, 4:40, 8:60].data.compute()
+    part = ims[:, 4:40, 8:60].to_dask(sparse=True).compute()
     np.testing.assert_array_equal(part.todense(), expected["framecache_dense"][:, 4:40, 8:60])
 
 
