@@ -139,12 +139,17 @@ class LazyFrames:
         )
 
     # -- reading -----------------------------------------------------------------
-    def read_frame(self, index: int, rows: slice | None = None, cols: slice | None = None) -> Any:
-        """Frame ``index`` of this selection (rows/cols relative to it), read now, as numpy."""
+    def read_frame(
+        self, index: int, rows: slice | None = None, cols: slice | None = None, dense: bool = True
+    ) -> Any:
+        """Frame ``index`` of this selection (rows/cols relative to it), read now: numpy,
+        or with ``dense=False`` as the reader gives it (``sparse.COO`` for a frame-cache)."""
         frame = self.frames[index]
         block = self.reader.read(
             frame, frame + 1, _within(self.rows, rows), _within(self.cols, cols)
         )
+        if not dense:
+            return block[0]
         if self.sparse:
             block = block.todense()  # indexing a sparse.COO would compile numba code first
         return np.asarray(block)[0]

@@ -30,9 +30,9 @@ import numpy as np
 from ..errors import FileContentError, OptionError
 from ..series import ImageSeries
 from ._eiger_codecs import compression_name, decode_csrnpz, decode_dense
-from ._frames import FrameReader, FrameSource, check_frames_per_chunk
 from ._h5 import open_h5
 from ._registry import Format, register
+from .base import FrameReader, check_frames_per_chunk, series_from_reader
 from .framecache._common import frames_to_coo
 
 THRESHOLD_SETTINGS = ("threshold_1", "threshold_2", "man_diff")
@@ -289,9 +289,16 @@ def _open_stream(
         sparse=sparse,
         multiplier=float(multiplier),
     )
-    name = f"eiger-stream-v{version}"
-    origin = FrameSource(reader, nframes, frame_shape, dtype, frames_per_chunk, sparse, name)
-    return ImageSeries(None, metadata, format=name, source=fname, files=(fname,), origin=origin)
+    return series_from_reader(
+        reader,
+        nframes=nframes,
+        frame_shape=frame_shape,
+        dtype=dtype,
+        frames_per_chunk=frames_per_chunk,
+        metadata=metadata,
+        format=f"eiger-stream-v{version}",
+        sparse=sparse,
+    )
 
 
 def open_eiger_stream_v1(source: str | os.PathLike, frames_per_chunk: int = 1) -> ImageSeries:

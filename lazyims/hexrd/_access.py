@@ -101,10 +101,8 @@ def _read_one(series: ImageSeries, index: int) -> Any:
 
     Gives numpy, or the reader's sparse frame for frame-caches.
     """
-    origin = series.origin
-    if origin is not None:  # the reader behind a freshly opened series
-        rows, cols = origin.current_region()
-        return origin.reader.read(index, index + 1, rows, cols)[0]
+    if series._reads_files:  # the reader behind a series opened from files
+        return series._lazy.read_frame(index, dense=False)
     return None
 
 
