@@ -309,10 +309,10 @@ class ImageSeries(ArrayLike):
         if isinstance(frame_key, numbers.Integral) and not isinstance(frame_key, bool):
             i = self._frame_number(frame_key)
             if region is None:
-                return self.dense()._stored()[(i, *rest)]
+                return self.dense()._stored_data()[(i, *rest)]
             # Read this frame alone (and only its region), not its whole chunk.
             one = self._lazy.narrowed(np.array([i]), *region)
-            frame = self._replace_lazy(one, self._metadata).dense()._stored()[0]
+            frame = self._replace_lazy(one, self._metadata).dense()._stored_data()[0]
             frame = _OneFrame(frame.dask, frame.name, frame.chunks, meta=frame._meta)
             frame._read_now = lambda: _todense(one.read_frame(0))
             return frame
