@@ -18,6 +18,9 @@ from ._arraylike import ArrayLike
 from ._lazyframes import LazyFrames
 from .errors import FrameIndexError, LazyImsError
 
+#: Size of the dense chunks :meth:`ImageSeries.dense` cuts sparse chunks into.
+_DENSE_CHUNK_BYTES = 32 * 2**20
+
 
 def is_sparse_array(array: Any) -> bool:
     """True when ``array`` (or a dask array's chunks) is a pydata/sparse array."""
@@ -48,8 +51,19 @@ def as_chunks(array: da.Array, sparse: bool | None) -> da.Array:
 
         meta = sparse_module.COO.from_numpy(np.zeros((0,) * array.ndim, dtype=array.dtype))
         return array.map_blocks(_tosparse, dtype=array.dtype, meta=meta)
+    if array.ndim == 3:
+        array = _dense_sized(array)
     meta = np.empty((0,) * array.ndim, dtype=array.dtype)
     return array.map_blocks(_todense, dtype=array.dtype, meta=meta)
+
+
+def _dense_sized(frames: da.Array) -> da.Array:
+    """Sparse frame chunks hold many frames: cut them to dense chunks of the usual size."""
+    frame_bytes = max(1, int(np.prod(frames.shape[1:])) * frames.dtype.itemsize)
+    per_chunk = max(1, _DENSE_CHUNK_BYTES // frame_bytes)
+    if max(frames.chunks[0], default=0) > per_chunk:
+        frames = frames.rechunk({0: per_chunk})
+    return frames
 
 
 def _finalize_dense(results: Any, finalize: Any, args: tuple) -> np.ndarray:
@@ -298,9 +312,8 @@ class ImageSeries(ArrayLike):
         if not self.is_sparse:
             return self
         meta = np.empty((0, 0, 0), dtype=self.dtype)
-        return self._replace(
-            data=self._stored_data().map_blocks(_todense, dtype=self.dtype, meta=meta)
-        )
+        data = _dense_sized(self._stored_data())
+        return self._replace(data=data.map_blocks(_todense, dtype=self.dtype, meta=meta))
 
     # -- indexing -----------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:

@@ -30,8 +30,10 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+from dask.base import tokenize
 
 from ._dask_graph import independent_copy
+from ._lazyframes import _file_stamp, _runs
 from .errors import OptionError, ProcessingError
 from .processing import SHARED_LAYER_PREFIX
 from .series import ImageSeries, _todense, as_chunks, is_sparse_array
@@ -92,28 +94,112 @@ def max(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Ar
 
     The result computes to a numpy array; ``sparse=True`` gives ``sparse.COO``
     chunks instead (the same for :func:`min`, :func:`sum` and :func:`average`).
+    Of a frame-cache as opened it is computed straight from the stored pixels.
     """
-    data = _first_frames(series, nframes)[0].to_dask(sparse=None)
+    first, n = _first_frames(series, nframes)
+    stored = None if sparse else _from_stored_pixels(first, "max")
+    if stored is not None:
+        return stored
+    data = first.to_dask(sparse=None)
     return _result(data.max(axis=0), data, sparse)
 
 
 def min(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The minimum over frames of every pixel, in the frames' dtype."""
-    data = _first_frames(series, nframes)[0].to_dask(sparse=None)
+    first, n = _first_frames(series, nframes)
+    stored = None if sparse else _from_stored_pixels(first, "min")
+    if stored is not None:
+        return stored
+    data = first.to_dask(sparse=None)
     return _result(data.min(axis=0), data, sparse)
 
 
 def sum(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The sum over frames of every pixel, as float64."""
-    data = _first_frames(series, nframes)[0].to_dask(sparse=None)
+    first, n = _first_frames(series, nframes)
+    stored = None if sparse else _from_stored_pixels(first, "sum")
+    if stored is not None:
+        return stored
+    data = first.to_dask(sparse=None)
     return _result(data.sum(axis=0, dtype=np.float64), data, sparse)
 
 
 def average(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:
     """The mean over frames of every pixel (summed in float64), as float32."""
     first, n = _first_frames(series, nframes)
+    total = None if sparse else _from_stored_pixels(first, "sum")
+    if total is not None:
+        return (total / n).astype(np.float32)
     data = first.to_dask(sparse=None)
     return _result((data.sum(axis=0, dtype=np.float64) / n).astype(np.float32), data, sparse)
+
+
+#: Stored bytes (uncompressed) of the frames one task of a frame-cache reduction reads.
+STORED_BYTES_PER_TASK = 8 * 2**20
+
+
+def _from_stored_pixels(series: ImageSeries, op: str) -> da.Array | None:
+    """``op`` over the frames of a frame-cache as read (any frames, rows and columns of it),
+    computed from its stored pixels.
+
+    Each task reads the stored (row, col, value) of about :data:`STORED_BYTES_PER_TASK`
+    of the frames and scatters them into one dense accumulator; dask combines the
+    tasks' results. No sparse array is built. None when the series is not a format's
+    frames as read or its reader cannot (then the caller reduces the chunks).
+    """
+    lazy = series._lazy
+    reader = getattr(lazy, "reader", None)
+    can_reduce = getattr(reader, "can_reduce", None)
+    if can_reduce is None or not can_reduce(op) or len(lazy.frames) == 0:
+        return None
+    frames = np.asarray(lazy.frames, dtype=np.intp)
+    sizes = np.asarray(reader.stored_bytes(int(frames.max()) + 1), dtype=np.int64)[frames]
+    tasks = [_runs(frames[a:b]) for a, b in _runs_of_bytes(sizes, STORED_BYTES_PER_TASK)]
+    rows, cols = lazy.rows, lazy.cols
+    dtype = np.dtype(np.float64) if op == "sum" else series.dtype
+    shape = (rows.stop - rows.start, cols.stop - cols.start)
+    stamps = [_file_stamp(f) for f in reader.files()]
+    parts = da.map_blocks(
+        _reduce_runs,
+        reader,
+        op,
+        tasks,
+        rows,
+        cols,
+        chunks=((1,) * len(tasks), (shape[0],), (shape[1],)),
+        dtype=dtype,
+        meta=np.empty((0, 0, 0), dtype=dtype),
+        name=f"lazyims-stored-{op}-{tokenize(reader, op, tasks, rows, cols, stamps)}",
+    )
+    if op == "sum":
+        return parts.sum(axis=0, dtype=np.float64)
+    return parts.max(axis=0) if op == "max" else parts.min(axis=0)
+
+
+def _runs_of_bytes(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
+    """Consecutive frame ranges of about ``target`` stored bytes each (at least one frame)."""
+    n = len(sizes)
+    if n == 0:
+        return []
+    ends = np.cumsum(sizes)
+    bounds, start = [], 0
+    while start < n:
+        goal = (ends[start - 1] if start else 0) + target
+        stop = int(np.searchsorted(ends, goal, side="right"))
+        stop = builtins.min(n, builtins.max(stop, start + 1))
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+def _reduce_runs(reader: Any, op: str, tasks: list, rows: slice, cols: slice, block_info=None):
+    """One task: ``op`` over its runs of consecutive frames, each reduced by the reader."""
+    runs = tasks[block_info[None]["chunk-location"][0]]
+    out = reader.reduce(op, *runs[0], rows, cols)
+    combine = {"max": np.maximum, "min": np.minimum, "sum": np.add}[op]
+    for start, stop in runs[1:]:
+        combine(out, reader.reduce(op, start, stop, rows, cols), out=out)
+    return out[None]
 
 
 def median(series: ImageSeries, nframes: int = 0, *, band_bytes: int | None = None) -> da.Array:

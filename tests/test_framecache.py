@@ -69,13 +69,13 @@ def test_fch5_named_h5_opens_as_framecache(tmp_path, expected):
 def test_open_reads_no_frame(golden, monkeypatch):
     path = golden("fc.npz")
     read = []
-    original = npz_style._read_located
+    original = npz_style._member_array
 
-    def counting(fh, member, path):
+    def counting(member, raw, path):
         read.append(member.name)
-        return original(fh, member, path)
+        return original(member, raw, path)
 
-    monkeypatch.setattr(npz_style, "_read_located", counting)
+    monkeypatch.setattr(npz_style, "_member_array", counting)
     lazyims.open(path)
     assert sorted(read) == ["dtype.npy", "nframes.npy", "omega.npy", "panel.npy", "shape.npy"]
 
@@ -257,13 +257,13 @@ def test_npz_chunk_reads_only_its_frames_members(tmp_path, monkeypatch):
     series_of(frames).to_framecache(tmp_path / "many.npz", 45)
     ims = lazyims.open(tmp_path / "many.npz", frames_per_chunk=4)
     read = []
-    original = npz_style._read_located
+    original = npz_style._member_array
 
-    def counting(fh, member, path):
+    def counting(member, raw, path):
         read.append(member.name)
-        return original(fh, member, path)
+        return original(member, raw, path)
 
-    monkeypatch.setattr(npz_style, "_read_located", counting)
+    monkeypatch.setattr(npz_style, "_member_array", counting)
     with dask.config.set(scheduler="sync"):
         np.testing.assert_array_equal(ims[21].compute(), kept(frames[21], 45))
     # one frame reads its own members only, not its chunk's

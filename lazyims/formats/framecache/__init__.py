@@ -59,8 +59,8 @@ def open_framecache(
     path
         fch5 only: the group holding the frame-cache inside a larger HDF5 file.
     frames_per_chunk
-        Frames per dask chunk; by default chunks of about 16 MiB when dense, at
-        most 64 frames (one frame per chunk for full-size detector frames).
+        Frames per dask chunk; by default chunks of about 8 MiB of stored pixels
+        (sparse frames are small, so a chunk holds many), at most 256 MiB when dense.
 
     Returns
     -------

@@ -21,7 +21,6 @@ import sparse
 
 from ...errors import FileContentError, MetadataError, OptionError, WriteError
 from ...series import is_sparse_array
-from ..base import frames_per_chunk_for
 
 #: Header keys of the npz style; metadata may not use these names.
 HEADER_KEYS = ("shape", "nframes", "dtype")
@@ -31,17 +30,6 @@ FRAME_MEMBER = re.compile(r"^(\d+)_(row|col|data)$")
 MAX_INDEX = np.iinfo(np.uint16).max
 #: HEXRD warns when a frame keeps more than this fraction of its pixels.
 DENSE_WARNING_FRACTION = 0.1
-#: Dense size of one chunk of a frame-cache series (sparse chunks are much smaller,
-#: but ``compute()`` expands each one) and the most frames in one chunk.
-TARGET_DENSE_CHUNK_BYTES = 16 * 2**20
-MAX_FRAMES_PER_CHUNK = 64
-
-
-def default_frames_per_chunk(frame_shape: tuple[int, int], dtype: Any) -> int:
-    """Frames per chunk: dense chunks of about 16 MiB, at most 64 frames."""
-    return frames_per_chunk_for(
-        frame_shape, dtype, target_bytes=TARGET_DENSE_CHUNK_BYTES, max_frames=MAX_FRAMES_PER_CHUNK
-    )
 
 
 def parse_dtype(value: Any, path: str) -> np.dtype:
@@ -97,6 +85,80 @@ def metadata_value(value: Any) -> Any:
 
 
 # -- reading -------------------------------------------------------------------------
+#: Target of one chunk's stored pixels (row, column and value bytes as stored, uncompressed):
+#: a chunk of a frame-cache holds as many frames as make this many bytes...
+TARGET_STORED_CHUNK_BYTES = 8 * 2**20
+#: ...and at most as many as make this many bytes once dense (``.dense()``, a dark that
+#: makes zeros non-zero, ``compute()``), so a chunk never expands beyond it.
+MAX_DENSE_CHUNK_BYTES = 256 * 2**20
+
+
+def frames_per_chunk_by_bytes(
+    stored_bytes: np.ndarray, frame_shape: tuple[int, int], dtype: Any
+) -> int:
+    """Frames per chunk from the frames' stored bytes (``stored_bytes[i]`` for frame i).
+
+    Sparse frames are small: chunks of a fixed dense size (2 frames of a large detector)
+    would make each chunk's fixed costs (a task, a file open) dominate. Chunks are sized
+    by what is stored instead, capped by their dense size.
+    """
+    nframes = max(1, len(stored_bytes))
+    mean = max(1.0, float(np.sum(stored_bytes)) / nframes)
+    dense_frame = max(1, int(np.prod(frame_shape)) * np.dtype(dtype).itemsize)
+    by_bytes = int(TARGET_STORED_CHUNK_BYTES // mean)
+    return int(np.clip(by_bytes, 1, max(1, MAX_DENSE_CHUNK_BYTES // dense_frame)))
+
+
+def stored_pixels(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    frame_shape: tuple[int, int],
+    dtype: np.dtype,
+    rows: slice,
+    cols: slice,
+    path: str,
+    first_frame: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(frame, row, col, value) of every stored pixel inside ``rows`` x ``cols``, all frames
+    at once (frame counted from 0, row and column relative to the region).
+
+    Checks that each frame's arrays agree in length and that its pixels lie in the frame
+    (vectorised, one pass over the indices).
+    """
+    nrows, ncols = frame_shape
+    lengths = np.array([len(f[0]) for f in frames], dtype=np.intp)
+    for k, (row, col, data) in enumerate(frames):
+        if not row.shape == col.shape == data.shape or row.ndim != 1:
+            raise FileContentError(
+                f"frame {first_frame + k}: row, col and data differ in length "
+                f"({row.shape}, {col.shape}, {data.shape})",
+                path,
+            )
+    if not frames:
+        empty = np.zeros(0, np.intp)
+        return empty, empty, empty, np.zeros(0, dtype)
+    row = np.concatenate([f[0] for f in frames])
+    col = np.concatenate([f[1] for f in frames])
+    data = np.concatenate([f[2] for f in frames]).astype(dtype, copy=False)
+    frame = np.repeat(np.arange(len(frames), dtype=np.intp), lengths)
+    if row.size:
+        outside = (row >= nrows) | (col >= ncols)
+        if row.dtype.kind == "i" or col.dtype.kind == "i":
+            outside |= (row < 0) | (col < 0)
+        if outside.any():
+            k = int(frame[np.argmax(outside)])
+            raise FileContentError(
+                f"frame {first_frame + k}: a pixel lies outside the {nrows}x{ncols} frame", path
+            )
+    row = row.astype(np.intp, copy=False)
+    col = col.astype(np.intp, copy=False)
+    if (rows.start, rows.stop, cols.start, cols.stop) != (0, nrows, 0, ncols):
+        inside = (row >= rows.start) & (row < rows.stop) & (col >= cols.start) & (col < cols.stop)
+        frame, row, col, data = frame[inside], row[inside], col[inside], data[inside]
+        row = row - rows.start
+        col = col - cols.start
+    return frame, row, col, data
+
+
 def frames_to_coo(
     frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     frame_shape: tuple[int, int],
@@ -107,37 +169,128 @@ def frames_to_coo(
     first_frame: int,
 ) -> sparse.COO:
     """One sparse block from each frame's (row, col, data), cut to ``rows`` x ``cols``."""
-    nrows, ncols = frame_shape
-    coords, values = [], []
-    for k, (row, col, data) in enumerate(frames):
-        if not row.shape == col.shape == data.shape or row.ndim != 1:
-            raise FileContentError(
-                f"frame {first_frame + k}: row, col and data differ in length "
-                f"({row.shape}, {col.shape}, {data.shape})",
-                path,
-            )
-        if row.size and (row.max() >= nrows or col.max() >= ncols):
-            raise FileContentError(
-                f"frame {first_frame + k}: a pixel lies outside the {nrows}x{ncols} frame", path
-            )
-        inside = (row >= rows.start) & (row < rows.stop) & (col >= cols.start) & (col < cols.stop)
-        n = int(inside.sum())
-        coords.append(
-            np.stack(
-                [
-                    np.full(n, k, dtype=np.intp),
-                    row[inside].astype(np.intp) - rows.start,
-                    col[inside].astype(np.intp) - cols.start,
-                ]
-            )
-        )
-        values.append(data[inside].astype(dtype, copy=False))
+    frame, row, col, data = stored_pixels(frames, frame_shape, dtype, rows, cols, path, first_frame)
     shape = (len(frames), rows.stop - rows.start, cols.stop - cols.start)
-    return canonical_coo(
-        np.concatenate(coords, axis=1) if coords else np.zeros((3, 0), np.intp),
-        np.concatenate(values) if values else np.zeros(0, dtype),
-        shape,
-    )
+    return canonical_coo(np.stack([frame, row, col]), data, shape)
+
+
+def _summed_duplicates(
+    frame: np.ndarray, linear: np.ndarray, data: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels with repeats within a frame summed (HEXRD's sparse matrices sum them).
+
+    HEXRD and lazyims store each frame's pixels in increasing order without repeats;
+    that is checked in one pass and anything else is sorted and summed.
+    """
+    key = frame.astype(np.int64) * size + linear
+    if key.size < 2 or (np.diff(key) > 0).all():
+        return frame, linear, data
+    order = np.argsort(key, kind="stable")
+    key, data = key[order], data[order]
+    first = np.concatenate([[True], np.diff(key) != 0])
+    data = np.add.reduceat(data, np.flatnonzero(first)).astype(data.dtype, copy=False)
+    key = key[first]
+    return key // size, key % size, data
+
+
+#: The reductions computed straight from stored pixels, and how partial results combine.
+REDUCTIONS = ("max", "min", "sum")
+
+
+def reduce_stored_pixels(
+    op: str,
+    frame: np.ndarray,
+    row: np.ndarray,
+    col: np.ndarray,
+    data: np.ndarray,
+    nframes: int,
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """The ``op`` over ``nframes`` sparse frames of ``shape`` given by their stored pixels.
+
+    One dense accumulator of the frame's shape; every stored pixel is scattered into it
+    (no sparse array is built). Pixels not stored in some frame count as 0, as in the
+    dense frames. ``max``/``min`` keep ``data``'s dtype, ``sum`` is float64.
+    """
+    size = int(shape[0]) * int(shape[1])
+    linear = row * shape[1] + col
+    frame, linear, data = _summed_duplicates(frame, linear, data, size)
+    if op == "sum":
+        return np.bincount(linear, weights=data.astype(np.float64), minlength=size).reshape(shape)
+    dtype = data.dtype
+    if dtype.kind == "u":
+        # every value is >= 0: for max, the implicit zeros are the start; for min, they win
+        if op == "max":
+            acc = np.zeros(size, dtype)
+            np.maximum.at(acc, linear, data)
+            return acc.reshape(shape)
+        everywhere = np.bincount(linear, minlength=size) == nframes
+        acc = np.zeros(size, dtype)
+        if everywhere.any():
+            acc[everywhere] = np.iinfo(dtype).max
+            np.minimum.at(acc, linear, data)
+            acc[~everywhere] = 0
+        return acc.reshape(shape)
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    if op == "max":
+        acc = np.full(size, -np.inf if dtype.kind == "f" else info.min, dtype)
+        np.maximum.at(acc, linear, data)
+    else:
+        acc = np.full(size, np.inf if dtype.kind == "f" else info.max, dtype)
+        np.minimum.at(acc, linear, data)
+    missing = np.bincount(linear, minlength=size) < nframes  # some frame has an implicit 0
+    zero = dtype.type(0)
+    combine = np.maximum if op == "max" else np.minimum
+    acc[missing] = combine(acc[missing], zero)
+    return acc.reshape(shape)
+
+
+def combine_reductions(op: str, partials: list[np.ndarray]) -> np.ndarray:
+    """The reduction of several frame ranges from their partial results."""
+    if op == "sum":
+        out = partials[0].copy()
+        for p in partials[1:]:
+            out += p
+        return out
+    ufunc = np.maximum if op == "max" else np.minimum
+    out = partials[0].copy()
+    for p in partials[1:]:
+        ufunc(out, p, out=out)
+    return out
+
+
+class StoredPixelsReader:
+    """What the frame-cache readers share: sparse blocks and reductions from stored pixels.
+
+    A reader (a frozen dataclass with ``path``, ``frame_shape`` and ``dtype``) provides
+    ``read_stored(start, stop)`` (each frame's row, col and data arrays as stored) and
+    ``stored_bytes()`` (the bytes stored for each frame, from the file's index).
+    """
+
+    def read(self, start: int, stop: int, rows: slice, cols: slice) -> sparse.COO:
+        frames = self.read_stored(start, stop)
+        return frames_to_coo(
+            frames, self.frame_shape, np.dtype(self.dtype), rows, cols, self.path, start
+        )
+
+    def can_reduce(self, op: str) -> bool:
+        """Whether :meth:`reduce` computes ``op`` for these frames' dtype."""
+        return op in REDUCTIONS and np.dtype(self.dtype).kind in "iuf"
+
+    def reduce(self, op: str, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
+        """``op`` (max, min or sum) over frames ``start:stop`` of the region, dense, computed
+        from the stored pixels (see :func:`reduce_stored_pixels`)."""
+        frame, row, col, data = stored_pixels(
+            self.read_stored(start, stop),
+            self.frame_shape,
+            np.dtype(self.dtype),
+            rows,
+            cols,
+            self.path,
+            start,
+        )
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        return reduce_stored_pixels(op, frame, row, col, data, stop - start, shape)
 
 
 def canonical_coo(coords: np.ndarray, data: np.ndarray, shape: tuple[int, ...]) -> sparse.COO:

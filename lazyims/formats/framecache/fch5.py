@@ -28,9 +28,9 @@ from .._h5 import missing_filters, open_h5
 from ..base import FrameReader, series_from_reader
 from ._common import (
     DensityWarningCounter,
+    StoredPixelsReader,
     check_metadata,
-    default_frames_per_chunk,
-    frames_to_coo,
+    frames_per_chunk_by_bytes,
     metadata_value,
     parse_dtype,
     parse_nframes,
@@ -65,7 +65,7 @@ def is_fch5(path: str | os.PathLike, group: str = "/") -> bool:
 
 
 @dataclass(frozen=True)
-class Fch5Frames(FrameReader):
+class Fch5Frames(StoredPixelsReader, FrameReader):
     """Reads frames of an fch5 frame-cache: only the ``frame_ids`` slices of its frames."""
 
     path: str
@@ -73,19 +73,25 @@ class Fch5Frames(FrameReader):
     frame_shape: tuple[int, int]
     dtype: str
 
-    def read(self, start: int, stop: int, rows: slice, cols: slice) -> sparse.COO:
+    def read_stored(self, start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
+        """(row, col, data) of frames ``start:stop`` as stored."""
         with open_h5(self.path) as f:
             g = f[self.group]
             try:
                 ids = g["frame_ids"][2 * start : 2 * stop].astype(np.int64).reshape(-1, 2)
-                frames = self._frames(g, ids)
+                return self._frames(g, ids)
             except (OSError, RuntimeError, ValueError, KeyError) as exc:
                 raise FileContentError(
                     f"cannot read frames {start}:{stop} of the frame-cache ({exc})", self.path
                 ) from None
-        return frames_to_coo(
-            frames, self.frame_shape, np.dtype(self.dtype), rows, cols, self.path, start
-        )
+
+    def stored_bytes(self, nframes: int) -> np.ndarray:
+        """The bytes of each of the first ``nframes`` frames' indices and values."""
+        with open_h5(self.path) as f:
+            g = f[self.group]
+            ids = g["frame_ids"][: 2 * nframes].astype(np.int64).reshape(-1, 2)
+            per_pixel = 4 + g["data"].dtype.itemsize
+        return np.maximum(ids[:, 1] - ids[:, 0], 0) * per_pixel
 
     def _frames(self, g: h5py.Group, ids: np.ndarray) -> list[tuple]:
         lo, hi = ids[:, 0], ids[:, 1]
@@ -188,10 +194,11 @@ def open_fch5(
         meta = g.get("metadata")
         metadata = _read_metadata(meta) if isinstance(meta, h5py.Group) else {}
         group_name = g.name
+    reader = Fch5Frames(path=fname, group=group_name, frame_shape=shape, dtype=dtype.str)
     if frames_per_chunk is None:
-        frames_per_chunk = default_frames_per_chunk(shape, dtype)
+        frames_per_chunk = frames_per_chunk_by_bytes(reader.stored_bytes(nframes), shape, dtype)
     return series_from_reader(
-        Fch5Frames(path=fname, group=group_name, frame_shape=shape, dtype=dtype.str),
+        reader,
         nframes=nframes,
         frame_shape=shape,
         dtype=dtype,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -24,6 +25,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import sparse
 
+try:  # libdeflate: inflates large members about twice as fast as zlib
+    import deflate as _libdeflate
+
+    _DEFLATE_ERRORS: tuple[type[Exception], ...] = (_libdeflate.DeflateError,)
+except ImportError:  # pragma: no cover - a dependency, but keep reading without it
+    _libdeflate = None
+    _DEFLATE_ERRORS = ()
+
 from ..._files import atomic_output
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
@@ -33,12 +42,12 @@ from ._common import (
     FRAME_MEMBER,
     HEADER_KEYS,
     DensityWarningCounter,
+    StoredPixelsReader,
     check_frame_shape,
     check_metadata,
     check_series_dtype,
     check_threshold,
-    default_frames_per_chunk,
-    frames_to_coo,
+    frames_per_chunk_by_bytes,
     metadata_value,
     parse_dtype,
     parse_nframes,
@@ -161,30 +170,100 @@ def zip_index(path: str) -> dict[str, MemberLocation]:
     return _zip_index(path, st.st_size, st.st_mtime_ns)
 
 
-def _read_located(fh: Any, member: MemberLocation, path: str) -> np.ndarray:
-    """Read one stored or deflated ``.npy`` member at its offset (checking its CRC)."""
-    fh.seek(member.header_offset)
-    header = fh.read(30)
+@functools.lru_cache(maxsize=16)
+def _member_ends(path: str, size: int, mtime_ns: int) -> dict[int, int]:
+    """Header offset of each member -> where its bytes end (the next member's header, or
+    the central directory), so the members of several frames can be read in one go."""
+    index = _zip_index(path, size, mtime_ns)
+    offsets = sorted({m.header_offset for m in index.values()})
+    directory = _directory_offset(path)
+    ends = offsets[1:] + [directory if directory is not None else size]
+    return dict(zip(offsets, ends))
+
+
+def _directory_offset(path: str) -> int | None:
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size < _END_RECORD.size:
+                return None
+            fh.seek(size - _END_RECORD.size)
+            record = _END_RECORD.unpack(fh.read(_END_RECORD.size))
+    except OSError:
+        return None
+    if record[0] != b"PK\x05\x06" or record[6] == 0xFFFFFFFF:
+        return None
+    return record[6]
+
+
+def _member_bytes(buffer: bytes | memoryview, pos: int, member: MemberLocation, path: str):
+    """The compressed bytes of ``member`` whose local header starts at ``buffer[pos]``."""
+    header = buffer[pos : pos + 30]
     if len(header) != 30 or header[:4] != b"PK\x03\x04":
         raise FileContentError(f"member {member.name!r}: bad local header", path)
-    name_length, extra_length = struct.unpack("<HH", header[26:30])
-    fh.seek(member.header_offset + 30 + name_length + extra_length)
-    raw = fh.read(member.compress_size)
+    name_length, extra_length = struct.unpack_from("<HH", header, 26)
+    start = pos + 30 + name_length + extra_length
+    raw = buffer[start : start + member.compress_size]
+    if len(raw) != member.compress_size:
+        raise FileContentError(f"member {member.name!r} is truncated", path)
+    return raw
+
+
+#: Members at least this large are inflated by libdeflate (faster, but with a fixed cost
+#: per call that makes zlib faster for the tiny members of very sparse frames).
+_LIBDEFLATE_FROM = 16 * 2**10
+
+
+def _inflate(raw: Any, member: MemberLocation, path: str) -> bytes:
+    """The uncompressed bytes of a stored or deflated member, CRC checked."""
     try:
         if member.compress_type == zipfile.ZIP_STORED:
-            body = raw
+            body = bytes(raw)
         elif member.compress_type == zipfile.ZIP_DEFLATED:
-            body = zlib.decompress(raw, -15)
+            if _libdeflate is not None and member.file_size >= _LIBDEFLATE_FROM:
+                body = _libdeflate.deflate_decompress(raw, member.file_size)
+            else:
+                body = zlib.decompress(raw, -15)
         else:
             raise FileContentError(
                 f"member {member.name!r} uses zip compression {member.compress_type}, "
                 "not deflate or stored",
                 path,
             )
-    except zlib.error as exc:
+    except (zlib.error, ValueError, *_DEFLATE_ERRORS) as exc:
         raise FileContentError(f"member {member.name!r} is damaged ({exc})", path) from None
     if len(body) != member.file_size or zlib.crc32(body) != member.crc:
         raise FileContentError(f"member {member.name!r} is damaged or truncated (bad CRC)", path)
+    return body
+
+
+# numpy's header of a 1-D C-order array, as ``numpy.save`` writes it
+_NPY_1D = re.compile(
+    rb"\{'descr': '([<>|=]?[biuf]\d{1,2})', 'fortran_order': False, 'shape': \((\d+),\), \}"
+)
+_NPY_DTYPES: dict[bytes, np.dtype] = {}
+
+
+def _npy_array(body: bytes, member: MemberLocation, path: str) -> np.ndarray:
+    """The array of a ``.npy`` member's bytes.
+
+    1-D arrays of plain numbers (every frame member) are read by matching numpy's
+    header text directly; numpy's own reader (which parses the header with ``ast``,
+    ~10x slower than the rest of reading a small member) reads anything else.
+    """
+    if body[:6] == b"\x93NUMPY" and body[6:7] in (b"\x01", b"\x02", b"\x03"):
+        if body[6] == 1:
+            start, length = 10, int.from_bytes(body[8:10], "little")
+        else:
+            start, length = 12, int.from_bytes(body[8:12], "little")
+        found = _NPY_1D.match(body, start, start + length)
+        if found:
+            dtype = _NPY_DTYPES.get(found[1])
+            if dtype is None:
+                dtype = _NPY_DTYPES.setdefault(found[1], np.dtype(found[1].decode()))
+            count, offset = int(found[2]), start + length
+            if len(body) - offset == count * dtype.itemsize:
+                return np.frombuffer(body, dtype, count, offset)
     try:
         return np.lib.format.read_array(io.BytesIO(body), allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
@@ -193,32 +272,85 @@ def _read_located(fh: Any, member: MemberLocation, path: str) -> np.ndarray:
         ) from None
 
 
+def _member_array(member: MemberLocation, raw: Any, path: str) -> np.ndarray:
+    """A member's array from its compressed bytes (every member read goes through here)."""
+    return _npy_array(_inflate(raw, member, path), member, path)
+
+
+def _read_located(fh: Any, member: MemberLocation, path: str) -> np.ndarray:
+    """Read one member at its offset in the open file ``fh``."""
+    fh.seek(member.header_offset)
+    head = fh.read(30)
+    if len(head) == 30 and head[:4] == b"PK\x03\x04":
+        name_length, extra_length = struct.unpack_from("<HH", head, 26)
+        head += fh.read(name_length + extra_length + member.compress_size)
+    return _member_array(member, _member_bytes(head, 0, member, path), path)
+
+
+def read_members(path: str, members: list[MemberLocation]) -> list[np.ndarray]:
+    """The arrays of ``members`` of the npz ``path``.
+
+    Members lying one after another (the frames of a chunk, as HEXRD and lazyims write
+    them) are read with one read of the file; scattered ones one by one.
+    """
+    if not members:
+        return []
+    st = os.stat(path)
+    ends = _member_ends(path, st.st_size, st.st_mtime_ns)
+    first = min(m.header_offset for m in members)
+    last = max(ends.get(m.header_offset, st.st_size) for m in members)
+    wanted = sum(ends.get(m.header_offset, st.st_size) - m.header_offset for m in members)
+    with open(path, "rb") as fh:
+        if last - first > 2 * wanted + 2**16:
+            return [_read_located(fh, m, path) for m in members]
+        fh.seek(first)
+        buffer = memoryview(fh.read(last - first))
+    return [
+        _member_array(m, _member_bytes(buffer, m.header_offset - first, m, path), path)
+        for m in members
+    ]
+
+
+_PARTS = ("row", "col", "data")
+
+
 @dataclass(frozen=True)
-class NpzFrames(FrameReader):
+class NpzFrames(StoredPixelsReader, FrameReader):
     """Reads frames of an npz frame-cache, reading only their ``{i}_*`` members."""
 
     path: str
     frame_shape: tuple[int, int]
     dtype: str
 
-    def read(self, start: int, stop: int, rows: slice, cols: slice) -> sparse.COO:
+    def read_stored(self, start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
+        """(row, col, data) of frames ``start:stop`` as stored."""
         index = zip_index(self.path)
-        frames = []
-        with open(self.path, "rb") as fh:
-            for i in range(start, stop):
-                parts = []
-                for part in ("row", "col", "data"):
-                    member = index.get(f"{i}_{part}")
-                    if member is None:
-                        raise FileContentError(f"frame {i} has no member '{i}_{part}'", self.path)
-                    parts.append(_read_located(fh, member, self.path))
-                frames.append(tuple(parts))
-        return frames_to_coo(
-            frames, self.frame_shape, np.dtype(self.dtype), rows, cols, self.path, start
-        )
+        members = []
+        for i in range(start, stop):
+            for part in _PARTS:
+                member = index.get(f"{i}_{part}")
+                if member is None:
+                    raise FileContentError(f"frame {i} has no member '{i}_{part}'", self.path)
+                members.append(member)
+        arrays = read_members(self.path, members)
+        return [tuple(arrays[k : k + 3]) for k in range(0, len(arrays), 3)]
+
+    def stored_bytes(self, nframes: int) -> np.ndarray:
+        """The uncompressed bytes of each of the first ``nframes`` frames' members."""
+        return frame_member_bytes(zip_index(self.path), nframes)
 
     def files(self) -> tuple[str, ...]:
         return (self.path,)
+
+
+def frame_member_bytes(index: Mapping[str, MemberLocation], nframes: int) -> np.ndarray:
+    """Bytes of each frame's three members (0 for missing ones; opening checks those)."""
+    sizes = np.zeros(nframes, dtype=np.int64)
+    for i in range(nframes):
+        for part in _PARTS:
+            member = index.get(f"{i}_{part}")
+            sizes[i] += member.file_size if member is not None else 0
+    return sizes
 
 
 def check_frame_members(members: Mapping[str, Any], nframes: int, path: str) -> None:
@@ -268,10 +400,11 @@ def series_from_npz(
     files: tuple[str, ...] = (),
 ) -> ImageSeries:
     """The lazy series of the frames stored in npz ``fname`` (npz and yml styles)."""
+    reader = NpzFrames(path=fname, frame_shape=shape, dtype=dtype.str)
     if frames_per_chunk is None:
-        frames_per_chunk = default_frames_per_chunk(shape, dtype)
+        frames_per_chunk = frames_per_chunk_by_bytes(reader.stored_bytes(nframes), shape, dtype)
     return series_from_reader(
-        NpzFrames(path=fname, frame_shape=shape, dtype=dtype.str),
+        reader,
         nframes=nframes,
         frame_shape=shape,
         dtype=dtype,
