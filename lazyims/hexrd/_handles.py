@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import FileContentError
 from ..formats.array import open_array
 from ..formats.framecache._common import (
-    default_frames_per_chunk,
+    frames_per_chunk_by_bytes,
     frames_to_coo,
     parse_dtype,
     parse_nframes,
@@ -56,7 +56,8 @@ def fch5_from_handle(handle: h5py.Group, path: str | None) -> ImageSeries:
     frames = reader._frames(group, ids)
     full = (slice(0, shape[0]), slice(0, shape[1]))
     coo = frames_to_coo(frames, shape, dtype, *full, where, 0)
-    per_chunk = default_frames_per_chunk(shape, dtype)
+    stored = (ids[:, 1] - ids[:, 0]) * (4 + group["data"].dtype.itemsize)
+    per_chunk = frames_per_chunk_by_bytes(stored, shape, dtype)
     data = da.from_array(coo, chunks=(per_chunk, -1, -1), asarray=False)
     metadata = _read_metadata(group["metadata"]) if "metadata" in group else {}
     return open_array(data, metadata=metadata)
