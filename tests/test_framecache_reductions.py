@@ -187,3 +187,15 @@ def test_stored_pixels_outside_the_frame_are_a_clear_error(tmp_path):
     np.savez_compressed(path, **data)
     with pytest.raises(FileContentError, match="frame 1: a pixel lies outside"):
         lazyims.stats.max(lazyims.open(path)).compute()
+
+
+@pytest.mark.parametrize("selection", [[4, 1, 1, 2, 3], [0, 2, 4], slice(1, 4), [5]])
+def test_reductions_of_selected_frames_from_stored_pixels(tmp_path, monkeypatch, selection):
+    frames = sparse_frames(9, "int16", 6, 8, 9, 0.3)
+    ims = lazyims.open(hexrd_npz(tmp_path / "fc.npz", frames))[selection]
+    monkeypatch.setattr(lazyims.stats, "STORED_BYTES_PER_TASK", 400)  # several tasks
+    chosen = frames[selection]
+    for op, expected in dense_reductions(chosen, len(chosen)).items():
+        result = getattr(lazyims.stats, op)(ims)
+        assert any("stored" in str(k) for k in dict(result.__dask_graph__()))
+        np.testing.assert_array_equal(result.compute(), expected, err_msg=op)
