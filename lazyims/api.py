@@ -55,7 +55,13 @@ def open(source: Any, /, format: str | None = None, **options: Any) -> ImageSeri
     return fmt.open(source, **options)
 
 
-def write(series: ImageSeries, fname: str | os.PathLike, format: str, /, **options: Any) -> None:  # noqa: A002
+def write(
+    series: ImageSeries,
+    fname: str | os.PathLike,
+    format: str | None = None,  # noqa: A002
+    /,
+    **options: Any,
+) -> None:
     """Write ``series`` to ``fname`` in ``format``, block by block.
 
     Parameters
@@ -66,11 +72,14 @@ def write(series: ImageSeries, fname: str | os.PathLike, format: str, /, **optio
         The file to create. It appears only when complete; an existing file of
         that name is replaced then, and left intact if writing fails.
     format
-        ``hdf5``, ``frame-cache`` or ``zarr``.
+        A format that writes (``hdf5``, ``frame-cache``, ``zarr``; see
+        :func:`lazyims.formats.writable`); by default the one whose write
+        extensions match the name (``.h5``/``.hdf5``: hdf5; ``.npz``, ``.fch5``,
+        ``.yml``: frame-cache; ``.zarr``: zarr).
     **options
         The format's options, with HEXRD's names and defaults.
     """
-    fmt = formats.get(format)
+    fmt = formats.for_writing(fname) if format is None else formats.get(format)
     if fmt.write is None:
         raise FormatError(f"format {fmt.name!r} can be read but not written")
     if not isinstance(series, ImageSeries):

@@ -13,6 +13,7 @@ Commands are small functions ``_cmd_NAME(args, session)`` registered in
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from typing import Any
 import dask
 import numpy as np
 
-from . import __version__
+from . import __version__, formats
 from ._files import atomic_output
 from .api import open as open_series
 from .api import write
@@ -307,28 +308,6 @@ def _int_option(text: str, option: str, spec: str) -> int:
         raise OptionError(f"{option}: {text!r} in {spec!r} is not a whole number") from None
 
 
-def _target_format(out: Path, to: str | None) -> str:
-    if to:
-        return to
-    suffix = out.suffix.lower()
-    if suffix in (".h5", ".hdf5"):
-        return "hdf5"
-    if suffix == ".zarr":
-        return "zarr"
-    return "frame-cache"
-
-
-def _target_style(out: Path, style: str | None) -> str:
-    if style:
-        return style
-    suffix = out.suffix.lower()
-    if suffix in (".fch5", ".h5", ".hdf5"):
-        return "fch5"
-    if suffix in (".yml", ".yaml"):
-        return "yml"
-    return "npz"
-
-
 def build_pipeline(series: Any, args: argparse.Namespace) -> tuple[Any, list[str]]:
     """Apply ``--frames``, ``--dark``, ``--flip`` and ``--rectangle`` lazily, in that order.
 
@@ -350,22 +329,34 @@ def build_pipeline(series: Any, args: argparse.Namespace) -> tuple[Any, list[str
     return series, steps
 
 
-def convert(series: Any, output: Path, to: str, threshold: float | None, style: str | None):
-    """Write the processed ``series`` to ``output`` as ``to``; returns a summary line."""
-    options: dict[str, Any] = {}
-    if to == "frame-cache":
-        if threshold is None:
-            raise OptionError("a frame-cache keeps pixels above a threshold: give --threshold T")
-        options = {"threshold": threshold, "style": _target_style(output, style)}
+def convert(
+    series: Any, output: Path, to: str | None, threshold: float | None, style: str | None
+) -> str:
+    """Write the processed ``series`` to ``output`` as format ``to`` (by default from the
+    name's extension); returns a summary line.
+
+    A format whose writer takes a ``threshold`` (a frame-cache) gets ``threshold``;
+    other formats get the thresholded frames (values at or below it set to 0).
+    """
+    fmt = formats.get(to) if to else formats.for_writing(output)
+    if fmt.write is None:
+        raise OptionError(f"format {fmt.name!r} can be read but not written", output)
+    parameters = inspect.signature(fmt.write).parameters
+    options: dict[str, Any] = {} if style is None else {"style": style}
+    if "threshold" in parameters:
+        if threshold is None and parameters["threshold"].default is inspect.Parameter.empty:
+            raise OptionError(f"a {fmt.name} keeps pixels above a threshold: give --threshold T")
+        if threshold is not None:
+            options["threshold"] = threshold
     elif threshold is not None:
         series = series.threshold(threshold)
     start = time.perf_counter()
-    write(series, output, to, **options)
+    write(series, output, fmt.name, **options)
     seconds = time.perf_counter() - start
     size = _disk_bytes([str(output)])
     dense = series.data.nbytes
     return (
-        f"wrote {output} ({to}{', ' + options['style'] if 'style' in options else ''}): "
+        f"wrote {output} ({fmt.name}{', ' + style if style else ''}): "
         f"{series.nframes} frames of {series.frame_shape[0]}x{series.frame_shape[1]} "
         f"{series.dtype}, {_size_text(size)} on disk "
         f"({100 * size / max(dense, 1):.1f}% of {_size_text(dense)} in memory), "
@@ -378,7 +369,7 @@ def _cmd_convert(args: argparse.Namespace, session: Session) -> int:
     for step in steps:
         print(step)
     output = Path(args.output)
-    print(convert(series, output, _target_format(output, args.to), args.threshold, args.style))
+    print(convert(series, output, args.to, args.threshold, args.style))
     return 0
 
 
@@ -436,6 +427,30 @@ def _cmd_demo(args: argparse.Namespace, session: Session) -> int:
         print(f"no preview picture: {exc}")
     print(f"next: lazyims info {output}")
     return 0
+
+
+# -- formats ---------------------------------------------------------------------------------
+def format_lines() -> list[str]:
+    """The lines ``lazyims formats`` prints: every registered format (plug-ins too)."""
+    lines = []
+    for fmt in formats.formats():
+        can = "read, write" if fmt.write is not None else "read"
+        ext = " ".join(fmt.extensions) or "-"
+        lines.append(f"{fmt.name:<18} {can:<12} {ext:<28} {fmt.description}")
+    return lines
+
+
+def _cmd_formats(args: argparse.Namespace, session: Session) -> int:
+    print("\n".join(format_lines()))
+    return 0
+
+
+def _write_extensions_text() -> str:
+    return "; ".join(
+        f"{' '.join(fmt.write_extensions)}: {fmt.name}"
+        for fmt in formats.formats()
+        if fmt.write is not None and fmt.write_extensions
+    )
 
 
 # -- the parser ------------------------------------------------------------------------------
@@ -501,17 +516,18 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="process a scan lazily and write it (the everyday job: raw scan -> frame-cache)",
         description="Open IN, apply --frames, --dark, --flip and --rectangle in that order, "
-        "and write OUT. The format of OUT comes from its extension (.npz, .fch5, .yml: "
-        "frame-cache; .h5: hdf5; .zarr: zarr) unless --to names it.",
+        "and write OUT. The format of OUT comes from its extension unless --to names it: "
+        + _write_extensions_text()
+        + ".",
     )
     add_input_arguments(conv)
     conv.add_argument("output", help="the file to write")
-    conv.add_argument("--to", choices=["frame-cache", "hdf5", "zarr"], default=None)
+    conv.add_argument("--to", choices=formats.writable(), default=None)
     conv.add_argument(
         "--threshold",
         type=float,
         default=None,
-        help="keep pixels above T (required for frame-cache; other formats set the rest to 0)",
+        help="keep pixels above T (required for a frame-cache; other formats set the rest to 0)",
     )
     conv.add_argument(
         "--dark",
@@ -543,6 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--nframes", type=int, default=100, help="first N frames (0 = all; default 100)"
     )
     dark.set_defaults(run=_cmd_dark)
+
+    listing = sub.add_parser(
+        "formats", parents=[common], help="list the formats lazyims reads and writes (plug-ins too)"
+    )
+    listing.set_defaults(run=_cmd_formats)
 
     demo = sub.add_parser(
         "demo",

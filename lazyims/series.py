@@ -497,8 +497,9 @@ class ImageSeries(ArrayLike):
         return "\n".join(lines)
 
     # -- writing --------------------------------------------------------------
-    def write(self, fname: str | os.PathLike, format: str, /, **options: Any) -> None:
-        """Write the series to ``fname`` in ``format``; see :func:`lazyims.write`."""
+    def write(self, fname: str | os.PathLike, format: str | None = None, /, **options: Any) -> None:
+        """Write the series to ``fname`` in ``format`` (by default from the name's extension);
+        see :func:`lazyims.write`."""
         from .api import write
 
         write(self, fname, format, **options)

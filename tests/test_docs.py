@@ -9,7 +9,9 @@ like. New pages are picked up automatically.
 from __future__ import annotations
 
 import re
+import sys
 import textwrap
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import dask
 import pytest
 
 import lazyims
+from lazyims.formats import _registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)")
@@ -77,7 +80,12 @@ def test_page_examples_run(page: Path, tmp_path, monkeypatch):
     # worker processes a page starts must import this lazyims, whatever the working folder
     monkeypatch.syspath_prepend(str(Path(lazyims.__file__).resolve().parents[1]))
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__docs__"}
+    # formats a page registers stay on that page
+    monkeypatch.setattr(_registry, "_FORMATS", dict(_registry._FORMATS))
+    # a module of its own, as a script has: classes (dataclasses) defined on a page work
+    page_module = types.ModuleType("__docs__")
+    monkeypatch.setitem(sys.modules, "__docs__", page_module)
+    namespace: dict = page_module.__dict__
     ran = 0
     with dask.config.set({}):  # a page that changes dask's config does not change the others'
         try:
@@ -85,7 +93,9 @@ def test_page_examples_run(page: Path, tmp_path, monkeypatch):
                 if block.skipped:
                     continue
                 # pad so that tracebacks give the line numbers of the page itself
-                code = compile("\n" * (block.line - 1) + block.code, str(page), "exec")
+                code = compile(
+                    "\n" * (block.line - 1) + block.code, str(page), "exec", dont_inherit=True
+                )
                 exec(code, namespace)  # noqa: S102 - running the documentation is the point
                 ran += 1
         finally:

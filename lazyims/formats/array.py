@@ -93,5 +93,14 @@ def _is_array(obj: Any) -> bool:
     return isinstance(obj, (np.ndarray, da.Array))
 
 
-register(Format(name="array", open=open_array, accepts=_is_array))
-register(Format(name="function", open=open_function, accepts=callable))
+register(
+    Format(name="array", open=open_array, accepts=_is_array, description="a numpy or dask array")
+)
+register(
+    Format(
+        name="function",
+        open=open_function,
+        accepts=callable,
+        description="a callable frame(i) with a frame count",
+    )
+)

@@ -1,6 +1,13 @@
-"""What a format gives lazyims: a reader of frames, and the series built from it.
+"""The format contract: what a format gives lazyims, and what lazyims gives a format.
 
-A format's ``open`` reads the file's headers and metadata (never pixels), makes a
+A format is one :class:`Format` object, registered by name (:func:`register` in a
+module of :mod:`lazyims.formats`, or the entry point group ``lazyims.formats`` for a
+package of its own). It tells :func:`lazyims.open`, :func:`lazyims.write` and the
+``lazyims`` command everything they need: its name, the file names that suggest it,
+how to recognise a file (:attr:`Format.guess_can_open`), how to open one and,
+optionally, how to write one.
+
+Its ``open`` reads the file's headers and metadata (never pixels), makes a
 :class:`FrameReader` (plain data: paths, dataset names, dtypes) and returns
 :func:`series_from_reader`. The series holds the reader lazily: indexing, a
 rectangle, a frame selection and the row bands of statistics all narrow what the
@@ -11,8 +18,9 @@ worker. See the documentation's "Writing a format" page.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +28,54 @@ import numpy as np
 from .._lazyframes import LazyFrames
 from ..errors import OptionError
 from ..series import ImageSeries
+
+
+@dataclass(frozen=True)
+class Format:
+    """One format: everything :func:`lazyims.open`, :func:`lazyims.write` and the CLI need.
+
+    Attributes
+    ----------
+    name
+        The format's name, as users type it (``format="hdf5"``, ``--to hdf5``).
+    open
+        ``open(source, **options) -> ImageSeries``: reads headers and metadata only,
+        and builds the series with :func:`series_from_reader`. Its keyword
+        parameters are the format's options (checked by :func:`lazyims.open`).
+    write
+        ``write(series, path, **options) -> None``, or None for a read-only format.
+        It must write atomically (``lazyims._files.atomic_output``) and refuse to
+        write over ``series.files``.
+    extensions
+        File name endings (lower case, with the dot) that suggest this format for
+        reading; the files are then checked with ``guess_can_open``.
+    guess_can_open
+        ``guess_can_open(path) -> bool``: looks cheaply at a file's content (a header,
+        a few keys) and says whether this format reads it; never raises. Without
+        it, a file is this format's when its extension is listed and no other
+        format claims it.
+    refines
+        Names of the formats this one is a special case of: when both recognise a
+        file, this one is chosen (an fch5 frame-cache is also an HDF5 file).
+    write_extensions
+        File name endings that make :func:`lazyims.write` and ``lazyims convert``
+        choose this format when none is named.
+    accepts
+        ``accepts(obj) -> bool`` for sources that are not paths (arrays, callables).
+    description
+        One line for ``lazyims formats`` and the documentation.
+    """
+
+    name: str
+    open: Callable[..., Any]
+    write: Callable[..., None] | None = None
+    extensions: tuple[str, ...] = ()
+    guess_can_open: Callable[[Path], bool] | None = None
+    refines: tuple[str, ...] = ()
+    write_extensions: tuple[str, ...] = ()
+    accepts: Callable[[Any], bool] | None = None
+    description: str = ""
+
 
 #: Default target size of one dask chunk, in bytes (dense).
 TARGET_CHUNK_BYTES = 32 * 2**20

@@ -377,8 +377,9 @@ register(
         name="eiger-stream-v1",
         open=open_eiger_stream_v1,
         extensions=_H5,
-        sniff=lambda p: stream_version(p) == 1,
-        priority=20,
+        guess_can_open=lambda p: stream_version(p) == 1,
+        refines=("hdf5",),
+        description="an Eiger stream v1 HDF5 file (one compressed blob per frame)",
     )
 )
 register(
@@ -386,7 +387,8 @@ register(
         name="eiger-stream-v2",
         open=open_eiger_stream_v2,
         extensions=_H5,
-        sniff=lambda p: stream_version(p) == 2,
-        priority=20,
+        guess_can_open=lambda p: stream_version(p) == 2,
+        refines=("hdf5",),
+        description="an Eiger stream v2 HDF5 file (one compressed blob per frame)",
     )
 )

@@ -233,6 +233,8 @@ register(
         open=open_hdf5,
         write=write_hdf5,
         extensions=(".h5", ".hdf5", ".hdf", ".nxs"),
-        sniff=lambda p: p.is_file() and h5py.is_hdf5(p),
+        guess_can_open=lambda p: p.is_file() and h5py.is_hdf5(p),
+        write_extensions=(".h5", ".hdf5"),
+        description="frames in one HDF5 dataset, metadata in the group's attributes (HEXRD's)",
     )
 )

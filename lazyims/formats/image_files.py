@@ -496,6 +496,7 @@ register(
         name="image-files",
         open=open_image_files,
         extensions=(".yml", ".yaml"),
-        sniff=lambda p: "image-files" in yaml_keys(p),
+        guess_can_open=lambda p: "image-files" in yaml_keys(p),
+        description="a YAML listing detector image files (GE, TIFF, EDF, CBF... via fabio)",
     )
 )

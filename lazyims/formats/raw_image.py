@@ -160,6 +160,7 @@ register(
         name="raw-image",
         open=open_raw_image,
         extensions=(".yml", ".yaml"),
-        sniff=lambda p: {"filename", "scalar"} <= yaml_keys(p),
+        guess_can_open=lambda p: {"filename", "scalar"} <= yaml_keys(p),
+        description="a YAML describing a binary file of frames after a fixed header",
     )
 )

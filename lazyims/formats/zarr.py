@@ -472,7 +472,9 @@ register(
         open=open_zarr,
         write=write_zarr,
         extensions=(".zarr",),
-        sniff=_sniff,
+        guess_can_open=_sniff,
+        write_extensions=(".zarr",),
         accepts=_is_store,
+        description="a zarr v3 store (folder *.zarr), metadata in its attributes",
     )
 )

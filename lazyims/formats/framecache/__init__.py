@@ -149,8 +149,10 @@ register(
         open=open_framecache,
         write=write_framecache,
         extensions=tuple(_SUFFIX_STYLE),
-        sniff=_sniff,
-        priority=10,  # before hdf5: an fch5 named .h5 is a frame-cache
+        guess_can_open=_sniff,
+        refines=("hdf5",),  # an fch5 frame-cache named .h5 is an HDF5 file too
+        write_extensions=(".npz", ".fch5", ".yml", ".yaml"),
+        description="sparse thresholded frames: HEXRD's npz, fch5 (HDF5) and yml styles",
     )
 )
 
