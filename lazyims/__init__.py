@@ -20,6 +20,7 @@ from .errors import (
     WriteError,
 )
 from .formats import names as available_formats
+from .formats.eiger import pixel_mask as eiger_pixel_mask
 from .omega import OmegaWedges
 from .processing import process, register_operation
 from .series import ImageSeries
@@ -39,6 +40,7 @@ __all__ = [
     "WriteError",
     "__version__",
     "available_formats",
+    "eiger_pixel_mask",
     "omega",
     "hexrd",
     "open",

@@ -35,7 +35,8 @@ def open(source: Any, /, format: str | None = None, **options: Any) -> ImageSeri
         ``frame(i)`` (with ``nframes=``).
     format
         The format's name (``hdf5``, ``frame-cache``, ``image-files``,
-        ``raw-image``, ``zarr``, ``array``, ``function``); found from the file's
+        ``raw-image``, ``zarr``, ``array``, ``function``, ``eiger``,
+        ``eiger-stream-v1``, ``eiger-stream-v2``); found from the file's
         name and content when not given.
     **options
         The format's options, for example ``path="imageseries"`` for ``hdf5``.

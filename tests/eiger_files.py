@@ -108,3 +108,61 @@ def eiger_frames(nframes=4, rows=20, cols=24, dtype=np.uint32, seed=0) -> np.nda
     for f in frames:
         f[rng.integers(0, rows, 5), rng.integers(0, cols, 5)] = rng.integers(50, 5000, 5)
     return frames.astype(dtype)
+
+
+MASTER_FILTERS = {
+    "bslz4": lambda: hdf5plugin.Bitshuffle(nelems=0, cname="lz4"),
+    "bszstd": lambda: hdf5plugin.Bitshuffle(nelems=0, cname="zstd"),
+    "lz4": lambda: hdf5plugin.LZ4(nbytes=0),
+    "gzip": lambda: {"compression": "gzip", "shuffle": True},
+    None: lambda: {},
+}
+
+
+def write_master(
+    folder: Path,
+    frames: np.ndarray,
+    frames_per_file: int = 2,
+    compression: str | None = "bslz4",
+    name: str = "scan",
+    mask: np.ndarray | None = None,
+) -> Path:
+    """DECTRIS master/data files: ``NAME_master.h5`` linking ``NAME_data_00000k.h5``."""
+    master = folder / f"{name}_master.h5"
+    rows, cols = frames.shape[1:]
+    with h5py.File(master, "w") as f:
+        f.attrs["default"] = "entry"
+        detector = f.create_group("entry/instrument/detector")
+        detector["count_time"] = 0.099999
+        detector["frame_time"] = 0.1
+        detector["x_pixel_size"] = 7.5e-05
+        detector["description"] = np.bytes_(b"Dectris EIGER2 Si 16M")
+        detector["bit_depth_image"] = np.uint32(8 * frames.dtype.itemsize)
+        specific = detector.create_group("detectorSpecific")
+        specific["nimages"] = np.uint64(len(frames))
+        specific["pixel_mask"] = np.zeros((rows, cols), np.uint32) if mask is None else mask
+        specific["software_version"] = np.bytes_(b"1.8.0")
+        f["entry/instrument/beam/incident_wavelength"] = np.float32(0.1823)
+        for k, start in enumerate(range(0, len(frames), frames_per_file)):
+            data_name = f"{name}_data_{k + 1:06d}.h5"
+            part = frames[start : start + frames_per_file]
+            with h5py.File(folder / data_name, "w") as d:
+                dset = d.create_dataset(
+                    "entry/data/data",
+                    data=part,
+                    chunks=(1, rows, cols),
+                    **MASTER_FILTERS[compression](),
+                )
+                dset.attrs["image_nr_low"] = start + 1
+                dset.attrs["image_nr_high"] = start + len(part)
+            f[f"entry/data/data_{k + 1:06d}"] = h5py.ExternalLink(data_name, "/entry/data/data")
+    return master
+
+
+def add_goniometer(master: Path, nframes: int, start=10.0, step=0.25) -> np.ndarray:
+    """Write the goniometer's omega per frame; returns HEXRD's (nframes, 2) omega."""
+    omega = start + step * np.arange(nframes)
+    with h5py.File(master, "a") as f:
+        f["entry/sample/goniometer/omega"] = omega
+        f["entry/sample/goniometer/omega_range_average"] = step
+    return np.stack([omega, omega + step], axis=1)

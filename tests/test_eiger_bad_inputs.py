@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import lazyims
-from lazyims.errors import FileContentError, LazyImsError
+from lazyims.errors import FileContentError, LazyImsError, MissingFileError
 
-from .eiger_files import eiger_frames, write_stream_v1, write_stream_v2
+from .eiger_files import eiger_frames, write_master, write_stream_v1, write_stream_v2
 from .test_bad_inputs import _chain_is_hidden
 
 pytestmark = pytest.mark.timeout(30)
@@ -175,6 +175,64 @@ def stream_truncated_file(tmp):
     path.write_bytes(path.read_bytes()[:3000])
     opening = lambda: lazyims.open(path, format="eiger-stream-v1")  # noqa: E731
     return opening, FileContentError, path, "HDF5"
+
+
+# -- DECTRIS master/data files ----------------------------------------------------------
+def master(tmp: Path, **options) -> Path:
+    return write_master(tmp, eiger_frames(nframes=5), frames_per_file=2, **options)
+
+
+@case
+def master_broken_external_link(tmp):
+    path = master(tmp)
+    (tmp / "scan_data_000002.h5").unlink()
+    return lambda: lazyims.open(path), MissingFileError, "scan_data_000002.h5", "scan_master.h5"
+
+
+@case
+def master_link_to_a_missing_dataset(tmp):
+    path = master(tmp)
+    with h5py.File(tmp / "scan_data_000003.h5", "a") as f:
+        f.move("entry/data/data", "entry/data/frames")
+    return lambda: lazyims.open(path), FileContentError, "scan_data_000003.h5", "/entry/data/data"
+
+
+@case
+def master_data_file_truncated(tmp):
+    path = master(tmp)
+    data = tmp / "scan_data_000001.h5"
+    data.write_bytes(data.read_bytes()[:1500])
+    return lambda: lazyims.open(path), FileContentError, data, "HDF5"
+
+
+@case
+def master_data_file_damaged_chunk(tmp):
+    path = master(tmp)
+    data = tmp / "scan_data_000002.h5"
+    with h5py.File(data, "r") as f:
+        info = f["entry/data/data"].id.get_chunk_info(1)
+    raw = bytearray(data.read_bytes())
+    raw[info.byte_offset + 12 : info.byte_offset + info.size] = b"\xff" * (info.size - 12)
+    data.write_bytes(bytes(raw))
+    ims = lazyims.open(path)
+    return lambda: ims.compute(), FileContentError, data, "frame 1"
+
+
+@case
+def master_data_files_of_other_shapes(tmp):
+    path = master(tmp)
+    with h5py.File(tmp / "scan_data_000002.h5", "w") as f:
+        f.create_dataset("entry/data/data", data=np.zeros((2, 4, 4), np.uint32))
+    return lambda: lazyims.open(path), FileContentError, "scan_data_000002.h5", "4x4"
+
+
+@case
+def master_without_data_entries(tmp):
+    path = master(tmp)
+    with h5py.File(path, "a") as f:
+        for name in list(f["entry/data"]):
+            del f[f"entry/data/{name}"]
+    return lambda: lazyims.open(path, format="eiger"), FileContentError, path, "data_000001"
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
