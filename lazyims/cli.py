@@ -364,11 +364,36 @@ def convert(
     )
 
 
+def flat_metadata(series: Any, output: Path, to: str | None, style: str | None):
+    """``series`` with nested metadata dicts (Eiger stream files) as ``outer.inner`` keys,
+    unless the target stores dicts (fch5 frame-caches); and the step line saying so."""
+    if not any(isinstance(v, dict) for v in series.metadata.values()):
+        return series, []
+    name = to or formats.for_writing(output).name
+    fch5 = style == "fch5" or (style is None and output.suffix.lower() in (".fch5", ".h5", ".hdf5"))
+    if name == "frame-cache" and fch5:
+        return series, []
+
+    def flatten(d: dict, prefix: str) -> dict:
+        out = {}
+        for key, value in d.items():
+            if isinstance(value, dict):
+                out.update(flatten(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    flat = flatten(series.metadata, "")
+    return series._replace(metadata=flat), ["nested metadata written as 'outer.inner' keys"]
+
+
 def _cmd_convert(args: argparse.Namespace, session: Session) -> int:
     series, steps = build_pipeline(open_input(args), args)
+    output = Path(args.output)
+    series, flattened = flat_metadata(series, output, args.to, args.style)
+    steps += flattened
     for step in steps:
         print(step)
-    output = Path(args.output)
     print(convert(series, output, args.to, args.threshold, args.style))
     return 0
 
@@ -518,7 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open IN, apply --frames, --dark, --flip and --rectangle in that order, "
         "and write OUT. The format of OUT comes from its extension unless --to names it: "
         + _write_extensions_text()
-        + ".",
+        + ". Nested metadata (Eiger stream files) is written as 'outer.inner' keys, "
+        "except to fch5.",
     )
     add_input_arguments(conv)
     conv.add_argument("output", help="the file to write")

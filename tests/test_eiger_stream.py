@@ -182,6 +182,18 @@ def test_a_v2_file_opened_as_v1_says_so(tmp_path, frames):
         lazyims.open(path, format="eiger-stream-v1")
 
 
+def test_cli_converts_with_nested_metadata_flattened(tmp_path, frames):
+    from lazyims.cli import main
+
+    path = write_stream_v2(tmp_path / "scan.h5", frames[0], frames[1])
+    out = tmp_path / "out.h5"
+    assert main(["convert", str(path), str(out), "-O", "threshold_setting=threshold_2"]) == 0
+    back = lazyims.open(out)
+    np.testing.assert_array_equal(back.compute(), frames[1])
+    assert back.metadata["start.detector"] == "EIGER2 test"
+    assert back.metadata["output_metadata.omega_start"] == 0.0
+
+
 def test_reads_on_a_local_cluster(cluster_client, tmp_path, frames):
     path = write_stream_v2(tmp_path / "scan.h5", frames[0], frames[1], "bslz4")
     ims = lazyims.open(path, threshold_setting="man_diff", multiplier=0.5)
