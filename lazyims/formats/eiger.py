@@ -65,18 +65,16 @@ class EigerFrames(FrameReader):
     frame_shape: tuple[int, int]
 
     def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
-        out = np.empty((stop - start, rows.stop - rows.start, cols.stop - cols.start), self.dtype)
+        pieces = []
         first = 0
         for path, dataset, count in zip(self.data_files, self.datasets, self.counts):
             lo, hi = max(start, first), min(stop, first + count)
             if lo < hi:
-                self._read_file(
-                    path, dataset, lo - first, hi - first, out[lo - start : hi - start], rows, cols
-                )
+                pieces.append(self._read_file(path, dataset, lo - first, hi - first, rows, cols))
             first += count
-        return out
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
-    def _read_file(self, path, dataset, lo, hi, out, rows, cols) -> None:
+    def _read_file(self, path, dataset, lo, hi, rows, cols) -> np.ndarray:
         with open_h5(path) as f:
             dset = f.get(dataset)
             if not isinstance(dset, h5py.Dataset):
@@ -86,22 +84,24 @@ class EigerFrames(FrameReader):
                 selection = (slice(lo, hi), rows, cols)
                 try:
                     frames = read_fast(dset, selection)
-                    out[...] = dset[selection] if frames is None else frames
+                    return dset[selection] if frames is None else frames
                 except (OSError, RuntimeError, ValueError) as exc:
                     raise FileContentError(
                         f"cannot read frames {lo}:{hi} of {dataset!r} ({exc})", path
                     ) from None
-                return
             chunks = [_raw_chunk(dset, i, path) for i in range(lo, hi)]
             elem_size = dset.dtype.itemsize
         # The file is closed; decode outside HDF5, in parallel with other tasks.
-        for k, (mask, raw) in enumerate(chunks):
-            where = f"frame {lo + k} of {dataset}"
-            frame = decode_dense(
+        frames = [
+            decode_dense(
                 raw, None if mask else codec, np.dtype(self.dtype), self.frame_shape,
-                elem_size, path, where,
-            )  # fmt: skip
-            out[k] = frame[rows, cols]
+                elem_size, path, f"frame {lo + k} of {dataset}",
+            )[rows, cols]
+            for k, (mask, raw) in enumerate(chunks)
+        ]  # fmt: skip
+        # One frame (the usual chunk) is returned as decoded: no copy of 36-72 MB
+        # (read-only, as HEXRD's Eiger frames are).
+        return frames[0][np.newaxis] if len(frames) == 1 else np.stack(frames)
 
     def files(self) -> tuple[str, ...]:
         return (self.master, *self.data_files)
