@@ -122,3 +122,8 @@ JOBS = [
         labels=("1 worker", "2 workers"),
     ),
 ]
+
+# The Eiger rows (issue 16) live in their own module.
+from . import eiger  # noqa: E402
+
+JOBS += eiger.jobs(Job, Side, HEXRD)

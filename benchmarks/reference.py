@@ -76,3 +76,8 @@ def framecache_frames(path, indices: list[int]) -> list[np.ndarray]:
     """Job: open a frame-cache and read a few frames."""
     ims = imageseries.open(path, "frame-cache")
     return [ims[i] for i in indices]
+
+
+def eiger_stream_max(path) -> np.ndarray:
+    """Job (issue 16): the maximum over all frames of an eiger-stream-v1 file."""
+    return stats.max(imageseries.open(path, "eiger-stream-v1"))

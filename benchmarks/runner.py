@@ -125,6 +125,10 @@ def inputs(job: Job, args: argparse.Namespace, nframes: int) -> list[tuple[str, 
                 kwargs["indices"] = picks
             rows.append((re.split("[-_]", path.name)[0], n, kwargs))
         return rows
+    if job.input.startswith("eiger"):
+        from . import eiger
+
+        return eiger.inputs(job, args, nframes)
     if job.input == "framecache":
         path = generate.make_framecache(args.workdir, args.fc_frames, args.size, args.size)
         return [("", args.fc_frames, {"path": str(path), "index": args.fc_frames // 2})]

@@ -140,3 +140,16 @@ def test_cli_info_and_convert(tmp_path):
     np.testing.assert_array_equal(back.compute(), frames)
     assert back.metadata["count_time"] == pytest.approx(0.099999)
     assert back.metadata["omega"].shape == (3, 2)
+
+
+def test_the_benchmark_sides_agree(tmp_path):
+    from benchmarks import eiger, reference
+
+    master = eiger.make_master(tmp_path, 5, 16, 24, per_file=2)
+    stream = eiger.make_stream(tmp_path, 5, 16, 24)
+    expected = np.max(eiger._frames(16, 24) * 2, axis=0)  # frame i is distinct frame i % 4
+    np.testing.assert_array_equal(eiger.h5py_master_max(master), expected)
+    np.testing.assert_array_equal(eiger.lazy_max(master, threads=2), expected)
+    np.testing.assert_array_equal(eiger.lazy_max(stream, threads=1), expected)
+    if reference.available():
+        np.testing.assert_array_equal(reference.eiger_stream_max(stream), expected)
