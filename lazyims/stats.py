@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
 import numbers
 import os
 from typing import Any
@@ -110,10 +111,20 @@ def _fold(data: da.Array, ufunc: np.ufunc) -> da.Array:
         axis=0,
         concatenate=False,
         dtype=data.dtype,
-        split_every=16,
+        split_every=_fold_group(data),
         meta=meta,
         name=f"fold-{ufunc.__name__}",
     )
+
+
+#: Bytes of the partial results one fold task gathers (they wait in memory for it).
+_FOLD_GROUP_BYTES = 128 * 2**20
+
+
+def _fold_group(data: da.Array) -> int:
+    """Partial results per fold task: 2 to 16, about :data:`_FOLD_GROUP_BYTES` of them."""
+    part_bytes = builtins.max(1, data.dtype.itemsize * math.prod(c[0] for c in data.chunks[1:]))
+    return builtins.max(2, builtins.min(16, _FOLD_GROUP_BYTES // part_bytes))
 
 
 def _dask_reduce(data: da.Array, ufunc: np.ufunc) -> da.Array:
