@@ -125,6 +125,12 @@ def eiger_example(version: int) -> Callable[[Path], Example]:
     return make
 
 
+def eiger_master_example(tmp: Path) -> Example:
+    data = eiger_files.eiger_frames(NFRAMES, ROWS, COLS)
+    master = eiger_files.write_master(tmp, data, frames_per_file=3)
+    return Example(master, data, {}, truncate(tmp / "scan_data_000002.h5"))
+
+
 def array_example(tmp: Path) -> Example:
     data = frames()
     return Example(data, data, {"frames_per_chunk": 2})
@@ -147,6 +153,7 @@ EXAMPLES: dict[str, list[Callable[[Path], Example]]] = {
     "image-files": [image_files_example],
     "eiger-stream-v1": [eiger_example(1)],
     "eiger-stream-v2": [eiger_example(2)],
+    "eiger": [eiger_master_example],
     "array": [array_example],
     "function": [function_example],
 }
