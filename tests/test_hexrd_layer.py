@@ -13,7 +13,7 @@ import pytest
 import lazyims
 from lazyims import hexrd as imageseries
 from lazyims.hexrd import process, stats
-from lazyims.hexrd._access import FrameCache, sparse_window
+from lazyims.hexrd._access import FrameCache, SparseFrame, split_block
 from lazyims.hexrd.load.metadata import yamlmeta
 from lazyims.hexrd.omega import OmegaImageSeries, OmegaSeriesError, OmegaWedges
 
@@ -117,12 +117,21 @@ def test_tuple_indexing_and_regions_equal_numpy(kind, h5, npz):
     np.testing.assert_array_equal(ims[2], expected[2])
 
 
-def test_sparse_window_of_unusual_keys_falls_back_to_the_plain_way():
+def test_sparse_frames_split_from_blocks_and_windows_of_unusual_keys():
     sparse = pytest.importorskip("sparse")
-    frame = _thresholded(FRAMES[0], 3)
-    coo = sparse.COO.from_numpy(frame)
-    for rest in [(Ellipsis,), (np.array([True] * 20),), (slice(3, 1),), (None, 2)]:
-        np.testing.assert_array_equal(sparse_window(coo, rest), frame[rest])
+    block = _thresholded(FRAMES[:3], 3)
+    frames = split_block(sparse.COO.from_numpy(block))
+    for frame, expected in zip(frames, block):
+        assert isinstance(frame, SparseFrame) and frame.nbytes < expected.nbytes
+        np.testing.assert_array_equal(frame.todense(), expected)
+    for rest in [(Ellipsis,), (np.array([True] * 20),), (slice(3, 1),), (None, 2), (0, 1, 2)]:
+        try:
+            want = block[1][rest]
+        except IndexError:
+            with pytest.raises(IndexError):
+                frames[1].window(rest)
+            continue
+        np.testing.assert_array_equal(frames[1].window(rest), want)
 
 
 def test_frame_cache_is_bounded_in_bytes(h5):

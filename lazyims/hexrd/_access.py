@@ -89,20 +89,78 @@ class FrameCache:
             self._bytes = 0
 
 
+class SparseFrame:
+    """One frame-cache frame as its stored pixels: row, column and value arrays.
+
+    Plain numpy (no ``sparse`` indexing, whose first use compiles for seconds).
+    """
+
+    __slots__ = ("rows", "cols", "values", "shape")
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple):
+        self.rows, self.cols, self.values, self.shape = rows, cols, values, tuple(shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.rows.nbytes + self.cols.nbytes + self.values.nbytes)
+
+    def todense(self) -> np.ndarray:
+        """The frame as a new dense array."""
+        out = np.zeros(self.shape, dtype=self.values.dtype)
+        out[self.rows, self.cols] = self.values
+        return out
+
+    def window(self, rest: tuple) -> np.ndarray:
+        """``frame[rest]``, making dense only the window it covers."""
+        keys = rest + (slice(None),) * (2 - len(rest)) if len(rest) <= 2 else None
+        bounds = None if keys is None else [_axis_bounds(k, n) for k, n in zip(keys, self.shape)]
+        if bounds is None or None in bounds:
+            return np.asarray(self.todense()[rest])  # anything unusual: the plain way
+        (r0, r1, rkey), (c0, c1, ckey) = bounds
+        r, c = self.rows, self.cols
+        inside = (r >= r0) & (r < r1) & (c >= c0) & (c < c1)
+        window = np.zeros((r1 - r0, c1 - c0), dtype=self.values.dtype)
+        window[r[inside] - r0, c[inside] - c0] = self.values[inside]
+        return window[rkey, ckey]
+
+
+def split_block(block: Any) -> list[Any]:
+    """The frames of a block (numpy, or ``sparse.COO`` of a frame-cache) one by one."""
+    if not is_sparse_array(block):
+        return list(np.asarray(block))
+    coords, values = block.coords, block.data
+    shape = block.shape[1:]
+    if block.shape[0] == 1:
+        return [SparseFrame(coords[1], coords[2], values, shape)]
+    order = np.argsort(coords[0], kind="stable")
+    coords, values = coords[:, order], values[order]
+    bounds = np.searchsorted(coords[0], np.arange(block.shape[0] + 1))
+    return [
+        SparseFrame(coords[1, a:b], coords[2, a:b], values[a:b], shape)
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+
+
 def frame_nbytes(frame: Any) -> int:
     """Bytes a decoded frame holds (stored values and coordinates for a sparse one)."""
-    if is_sparse_array(frame):
-        return int(frame.data.nbytes + frame.coords.nbytes)
-    return int(np.asarray(frame).nbytes)
+    return int(frame.nbytes)
 
 
 def _read_one(series: ImageSeries, index: int) -> Any:
-    """Frame ``index`` of ``series`` through the format's reader, with no scheduler.
+    """Frame ``index`` of ``series`` through the format's reader, with no scheduler, or None.
 
-    Gives numpy, or the reader's sparse frame for frame-caches.
+    Gives numpy, or a :class:`SparseFrame` for frame-caches.
     """
-    if series._reads_files:  # the reader behind a series opened from files
-        return series._lazy.read_frame(index, dense=False)
+    if series._reads_files:  # the lazy selection of a series read from files
+        # Its reader's one-frame block, not read_frame(dense=False): that indexes a
+        # sparse.COO, whose first use compiles numba code for seconds.
+        lazy = series._lazy
+        frame = lazy.frames[index]
+        return split_block(lazy.reader.read(frame, frame + 1, lazy.rows, lazy.cols))[0]
     return None
 
 
@@ -140,7 +198,7 @@ class FrameAccess:
         return i % n
 
     def decoded(self, key: Any) -> Any:
-        """Frame ``key`` as decoded (numpy, or sparse for frame-caches); cached, do not modify."""
+        """Frame ``key`` as decoded (numpy, or a SparseFrame); cached, do not modify."""
         i = self.check_index(key)
         frame = self.cache.get(i)
         if frame is None:
@@ -156,16 +214,16 @@ class FrameAccess:
             frame = self.cache.get(i)
             if frame is not None:
                 return frame
-            block = self.series.to_dask(sparse=None).blocks[chunk].compute()
+            block = split_block(self.series.to_dask(sparse=None).blocks[chunk].compute())
             first = int(self._starts[chunk])
-            for k in range(block.shape[0]):
-                self.cache.put(first + k, block[k])
+            for k, one in enumerate(block):
+                self.cache.put(first + k, one)
             return block[i - first]
 
     def frame(self, key: Any) -> np.ndarray:
         """Frame ``key`` as a new dense numpy array."""
         frame = self.decoded(key)
-        return frame.todense() if is_sparse_array(frame) else np.array(frame)
+        return frame.todense() if isinstance(frame, SparseFrame) else np.array(frame)
 
     def __getitem__(self, key: Any) -> Any:
         """HEXRD's indexing: ``ims[i]`` a frame, ``ims[i, rows, cols]`` part of it."""
@@ -177,8 +235,8 @@ class FrameAccess:
         rest = key[1:]
         if not rest:
             return self.frame(key[0])
-        if is_sparse_array(frame):
-            return sparse_window(frame, rest)
+        if isinstance(frame, SparseFrame):
+            return frame.window(rest)
         return np.array(frame[rest])
 
     def region(self, key: Any, region: Any) -> np.ndarray:
@@ -209,18 +267,3 @@ def _axis_bounds(key: Any, n: int) -> tuple[int, int, Any] | None:
         lo, hi = int(k.min()), int(k.max()) + 1
         return (lo, hi, k - lo) if lo >= 0 and hi <= n else None
     return None
-
-
-def sparse_window(frame: Any, rest: tuple) -> np.ndarray:
-    """``frame[rest]`` of a sparse 2-D frame, making dense only the window it covers."""
-    rows, cols = frame.shape
-    keys = rest + (slice(None),) * (2 - len(rest)) if len(rest) <= 2 else None
-    bounds = None if keys is None else [_axis_bounds(k, n) for k, n in zip(keys, (rows, cols))]
-    if bounds is None or None in bounds:
-        return np.asarray(frame.todense()[rest])  # anything unusual: the plain way
-    (r0, r1, rkey), (c0, c1, ckey) = bounds
-    r, c = frame.coords
-    inside = (r >= r0) & (r < r1) & (c >= c0) & (c < c1)
-    window = np.zeros((r1 - r0, c1 - c0), dtype=frame.dtype)
-    window[r[inside] - r0, c[inside] - c0] = frame.data[inside]
-    return window[rkey, ckey]

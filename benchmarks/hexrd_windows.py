@@ -1,0 +1,57 @@
+"""The ``pull_spots`` job (issue 12): random small windows of random frames, HEXRD's way.
+
+HEXRD's fit-grains reads, for every spot, a small window of one frame, in random
+order, thousands of times (``ims[frame, rows, cols]`` with index arrays). Both sides
+open a real frame-cache and read the same ``count`` random 40 x 40 windows through
+HEXRD's interface: HEXRD's own ``imageseries``, and ``lazyims.hexrd`` (the same
+code, one import line changed). The open is timed too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lazyims.hexrd import imageseries as lazy_imageseries
+
+from . import reference
+
+#: Windows read per run, their side in pixels, and the seed that picks them.
+COUNT, SIZE, SEED = 300, 40, 12
+
+
+def _read_windows(ims, count: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    nrows, ncols = ims.shape
+    total = 0.0
+    offsets = np.arange(SIZE)
+    for _ in range(count):
+        frame = int(rng.integers(len(ims)))
+        r0, c0 = int(rng.integers(nrows - SIZE)), int(rng.integers(ncols - SIZE))
+        rows, cols = np.meshgrid(r0 + offsets, c0 + offsets, indexing="ij")
+        total += float(ims[frame, rows, cols].sum())
+    return total
+
+
+def hexrd(path, count: int = COUNT, seed: int = SEED) -> float:
+    """HEXRD: open the frame-cache, read ``count`` random windows; their pixel sum."""
+    return _read_windows(reference.imageseries.open(path, "frame-cache"), count, seed)
+
+
+def lazyims(path, count: int = COUNT, seed: int = SEED) -> float:
+    """lazyims.hexrd: the same, with ``from lazyims.hexrd import imageseries``."""
+    return _read_windows(lazy_imageseries.open(path, "frame-cache"), count, seed)
+
+
+def job():
+    """The job's entry in :data:`benchmarks.jobs.JOBS`."""
+    from .jobs import Job, Side  # here: jobs imports this module to list the job
+
+    return Job(
+        "hexrd_windows",
+        f"real frame-cache: open, {COUNT} random {SIZE}x{SIZE} windows (pull_spots)",
+        Side("hexrd_windows", "hexrd"),
+        Side("hexrd_windows", "lazyims"),
+        ">= 1x (at least as fast as HEXRD)",
+        1.0,
+        input="real",
+    )
