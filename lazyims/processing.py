@@ -20,6 +20,7 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
+from . import _fused
 from .errors import ProcessingError
 from .series import ImageSeries, _todense, is_sparse_array
 
@@ -80,6 +81,7 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
             f"but the frames are {tuple(series.frame_shape)}"
         )
     dtype = np.result_type(series.dtype, image.dtype)
+    original = image
     if isinstance(image, da.Array):
         # A named layer, so out-of-core statistics keep it shared instead of recomputing it.
         image = image.map_blocks(
@@ -101,7 +103,9 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
         dtype=dtype,
         meta=_meta_like(series.to_dask(sparse=None), dtype),
     )
-    return series._replace(data=data)
+    result = series._replace(data=data)
+    _fused.record(result, series, ("dark", original))
+    return result
 
 
 def _meta_like(data: da.Array, dtype: Any) -> Any:
@@ -150,7 +154,9 @@ def flip(series: ImageSeries, code: str) -> ImageSeries:
         raise ProcessingError(
             f"unknown flip code {code!r}; use one of {', '.join(FLIPS)}"
         ) from None
-    return series._replace(data=op(series.to_dask(sparse=None)))
+    result = series._replace(data=op(series.to_dask(sparse=None)))
+    _fused.record(result, series, ("flip", code))
+    return result
 
 
 # -- cutting and padding ---------------------------------------------------------------
@@ -180,7 +186,9 @@ def rectangle(series: ImageSeries, rect: Any) -> ImageSeries:
                 f"rectangle {axis} {lo}:{hi} do not fit in the frame's {size} {axis}"
             )
     # Indexing narrows what a series opened from files reads: only this region.
-    return series[:, int(r0) : int(r1), int(c0) : int(c1)]
+    result = series[:, int(r0) : int(r1), int(c0) : int(c1)]
+    _fused.record(result, series, ("crop", ((int(r0), int(r1)), (int(c0), int(c1)))))
+    return result
 
 
 def _insert_zeros(series: ImageSeries, index: Any, axis: int) -> ImageSeries:

@@ -13,7 +13,7 @@ import h5py
 
 from .._streaming import stream_blocks
 from ..errors import WriteError
-from ..formats.framecache._common import DensityWarningCounter, check_metadata, thresholded
+from ..formats.framecache._common import DensityWarningCounter, check_metadata, kept_pixels
 from ..formats.framecache.fch5 import Fch5Writer, _write_metadata
 from ..formats.framecache.npz import check_writable
 from ..series import ImageSeries
@@ -33,5 +33,5 @@ def write_fch5_group(
     density = DensityWarningCounter(series.frame_shape, where)
     writer = Fch5Writer(group, series, density)
     _write_metadata(group.create_group("metadata"), metadata)
-    stream_blocks(thresholded(series.to_dask(sparse=None), threshold), writer.add_frames)
+    stream_blocks(kept_pixels(series, threshold), writer.add_frames)
     density.warn()

@@ -424,6 +424,18 @@ def thresholded(data: da.Array, threshold: Any) -> da.Array:
     return data.map_blocks(_threshold_block, threshold, dtype=data.dtype, meta=meta)
 
 
+def kept_pixels(series: Any, threshold: Any) -> da.Array:
+    """The pixels of ``series`` above ``threshold`` as sparse blocks of whole frames: in one
+    fused pass per frame when the series is a reader's frames after a dark, flips and
+    crops (see :mod:`lazyims._fused`), else thresholded chunk by chunk."""
+    from ..._fused import kept_pixels as fused
+
+    blocks = fused(series, threshold)
+    if blocks is None:
+        blocks = thresholded(series.to_dask(sparse=None), threshold)
+    return blocks
+
+
 def split_frames(block: sparse.COO) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(row uint16, col uint16, data) of every frame of a sorted sparse block."""
     frame_of = block.coords[0]

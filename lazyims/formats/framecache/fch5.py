@@ -31,12 +31,12 @@ from ._common import (
     StoredPixelsReader,
     check_metadata,
     frames_per_chunk_by_bytes,
+    kept_pixels,
     metadata_value,
     parse_dtype,
     parse_nframes,
     parse_shape,
     split_frames,
-    thresholded,
 )
 from .npz import check_writable
 
@@ -288,5 +288,5 @@ def write_fch5(series: ImageSeries, fname: str, threshold: Any, path: str | None
             group = f.require_group(path) if path else f
             writer = Fch5Writer(group, series, density)
             _write_metadata(group.create_group("metadata"), metadata)
-            stream_blocks(thresholded(series.to_dask(sparse=None), threshold), writer.add_frames)
+            stream_blocks(kept_pixels(series, threshold), writer.add_frames)
     density.warn()

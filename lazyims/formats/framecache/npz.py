@@ -16,6 +16,7 @@ import io
 import os
 import re
 import struct
+import time
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -48,12 +49,12 @@ from ._common import (
     check_series_dtype,
     check_threshold,
     frames_per_chunk_by_bytes,
+    kept_pixels,
     metadata_value,
     parse_dtype,
     parse_nframes,
     parse_shape,
     split_frames,
-    thresholded,
 )
 
 
@@ -417,6 +418,10 @@ def series_from_npz(
     )
 
 
+#: Compression level of npz members (numpy's ``savez_compressed`` uses zlib's default, 6).
+_DEFLATE_LEVEL = 6
+
+
 class NpzWriter:
     """Appends arrays to a zip file as ``.npy`` members, like ``numpy.savez_compressed``."""
 
@@ -430,8 +435,34 @@ class NpzWriter:
     def add(self, name: str, array: np.ndarray) -> None:
         array = np.asanyarray(array)
         force_zip64 = array.nbytes > self._ZIP64_ABOVE
+        if _libdeflate is not None and not force_zip64:
+            self._add_deflated(f"{name}.npy", array)
+            return
         with self._zip.open(f"{name}.npy", "w", force_zip64=force_zip64) as fh:
             np.lib.format.write_array(fh, array, allow_pickle=False)
+
+    def _add_deflated(self, filename: str, array: np.ndarray) -> None:
+        """One member compressed by libdeflate (4x faster than zlib at the same level, the
+        same deflate format), written after the last with zipfile's own header and
+        directory entry, as ``zipfile.ZipFile.writestr`` would write it."""
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        body = buffer.getbuffer()
+        packed = _libdeflate.deflate_compress(body, _DEFLATE_LEVEL)
+        zf = self._zip
+        info = zipfile.ZipInfo(filename, date_time=time.localtime(time.time())[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        info.file_size = len(body)
+        info.compress_size = len(packed)
+        info.CRC = zlib.crc32(body)
+        info.header_offset = zf.fp.tell()
+        zf.fp.write(info.FileHeader(False))
+        zf.fp.write(packed)
+        zf.filelist.append(info)
+        zf.NameToInfo[filename] = info
+        zf.start_dir = zf.fp.tell()
+        zf._didModify = True
 
     def add_frames(self, first: int, block: sparse.COO, density: DensityWarningCounter) -> None:
         for k, (row, col, data) in enumerate(split_frames(block)):
@@ -469,7 +500,7 @@ def write_cache_npz(
         for key, value in header.items():
             writer.add(key, value)
         stream_blocks(
-            thresholded(series.to_dask(sparse=None), threshold),
+            kept_pixels(series, threshold),
             lambda first, block: writer.add_frames(first, block, density),
         )
     density.warn()
