@@ -105,8 +105,9 @@ def test_fused_write_equals_the_step_by_step_graph_and_numpy(
     with monkeypatch.context() as m:
         if not numba:
             m.setattr(_fused, "_numba_kernel", lambda: None)
-        fusing = _fused.kept_pixels(series, threshold) is not None
-        assert fusing == bool(done or dark is not None)
+        if dark is not None or any(what == "flip" for what, _ in done):
+            assert _fused.kept_pixels(series, threshold) is not None
+        # (crops alone narrow what the reader reads: nothing to fuse)
         fused = written(series, folder / "fused.npz", threshold)
     with monkeypatch.context() as m:
         m.setattr(_fused, "kept_pixels", lambda series, threshold: None)
