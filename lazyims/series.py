@@ -590,19 +590,21 @@ class ImageSeries(ArrayLike):
 
         return stats.average(self, nframes, sparse=sparse)
 
-    def median(self, nframes: int = 0, *, band_bytes: int | None = None) -> da.Array:
+    def median(
+        self, nframes: int = 0, *, band_bytes: int | None = None, tmpdir: Any = None
+    ) -> da.Array:
         """Lazy out-of-core float32 median over frames; see :func:`lazyims.stats.median`."""
         from . import stats
 
-        return stats.median(self, nframes, band_bytes=band_bytes)
+        return stats.median(self, nframes, band_bytes=band_bytes, tmpdir=tmpdir)
 
     def percentile(
-        self, pct: float, nframes: int = 0, *, band_bytes: int | None = None
+        self, pct: float, nframes: int = 0, *, band_bytes: int | None = None, tmpdir: Any = None
     ) -> da.Array:
         """Lazy out-of-core float32 percentile; see :func:`lazyims.stats.percentile`."""
         from . import stats
 
-        return stats.percentile(self, pct, nframes, band_bytes=band_bytes)
+        return stats.percentile(self, pct, nframes, band_bytes=band_bytes, tmpdir=tmpdir)
 
     # -- omega (lazyims.omega) ------------------------------------------------------
     def omega_wedges(self) -> Any:

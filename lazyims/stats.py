@@ -28,6 +28,7 @@ import functools
 import math
 import numbers
 import os
+import sys
 from typing import Any
 
 import dask.array as da
@@ -36,6 +37,7 @@ from dask.base import tokenize
 
 from ._dask_graph import independent_copy
 from ._lazyframes import _file_stamp, _runs
+from ._spill import SPILL_BAND_BYTES, spilled_percentile
 from .errors import OptionError, ProcessingError
 from .processing import SHARED_LAYER_PREFIX
 from .series import ImageSeries, _todense, as_chunks, is_sparse_array
@@ -270,16 +272,27 @@ def _reduce_runs(reader: Any, op: str, tasks: list, rows: slice, cols: slice, bl
     return out[None]
 
 
-def median(series: ImageSeries, nframes: int = 0, *, band_bytes: int | None = None) -> da.Array:
+def median(
+    series: ImageSeries,
+    nframes: int = 0,
+    *,
+    band_bytes: int | None = None,
+    tmpdir: str | os.PathLike | None = None,
+) -> da.Array:
     """The median over frames of every pixel, as float32, computed out of core.
 
     The usual dark image: ``series.median(nframes=100)``. See :func:`percentile`.
     """
-    return percentile(series, 50, nframes, band_bytes=band_bytes)
+    return percentile(series, 50, nframes, band_bytes=band_bytes, tmpdir=tmpdir)
 
 
 def percentile(
-    series: ImageSeries, pct: float, nframes: int = 0, *, band_bytes: int | None = None
+    series: ImageSeries,
+    pct: float,
+    nframes: int = 0,
+    *,
+    band_bytes: int | None = None,
+    tmpdir: str | os.PathLike | None = None,
 ) -> da.Array:
     """The ``pct`` percentile over frames of every pixel, as float32, computed out of core.
 
@@ -292,7 +305,18 @@ def percentile(
     nframes
         Use only the first ``nframes`` frames (0: all).
     band_bytes
-        Memory budget of one band of rows (default :data:`BAND_BYTES`).
+        Memory budget of one band of rows, read band after band (each band reading
+        every frame again); by default the frames are spilled instead (below).
+    tmpdir
+        Folder for the spill files (default: the system's temporary folder).
+
+    A scan larger than one band (64 MiB) is computed in one pass over the frames:
+    each frame is read once and its rows are written to one spill file per band of
+    rows, then each band's percentile is taken (memory: a band or two per thread,
+    whatever the number of frames; see :mod:`lazyims._spill`). The files are removed
+    afterwards, and a killed run's files by the next run. With a dask.distributed
+    client and no ``tmpdir`` (workers may not share a folder), and with
+    ``band_bytes=``, bands are read from the frames instead.
 
     Returns
     -------
@@ -306,6 +330,9 @@ def percentile(
         raise OptionError(f"band_bytes must be a positive integer, not {band_bytes!r}")
     first, n = _first_frames(series, nframes)
     rows, cols = series.frame_shape
+    total = n * rows * cols * series.dtype.itemsize
+    if band_bytes is None and total > SPILL_BAND_BYTES and (tmpdir is not None or not _client()):
+        return spilled_percentile(first.to_dask(sparse=None), float(pct), tmpdir, _band_of_file)
     # The band's frames, plus the stacked copy np.percentile partitions in place.
     row_bytes = int(n * cols * series.dtype.itemsize * _BAND_OVERHEAD)
     band_rows = int(np.clip(budget // row_bytes, 1, rows))
@@ -350,6 +377,23 @@ def _band_percentile(band: da.Array, pct: float, n: int) -> da.Array:
         dtype=np.float32,
         meta=np.empty((0, 0), dtype=np.float32),
     )
+
+
+def _band_of_file(values: np.ndarray, pct: float) -> np.ndarray:
+    return _percentile_of_pieces([values], pct)
+
+
+def _client() -> bool:
+    """Whether a dask.distributed client is the default scheduler (never imports it)."""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import default_client
+
+    try:
+        default_client()
+    except ValueError:
+        return False
+    return True
 
 
 def _percentile_of_pieces(pieces: list[Any], pct: float) -> np.ndarray:

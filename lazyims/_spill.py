@@ -1,0 +1,146 @@
+"""Percentiles of a whole scan out of core: every frame decoded once, rows spilled to files.
+
+A per-pixel median needs every frame of a pixel at once, but frames come whole. In
+one pass over the frames, each task scatters the rows of its frames into one spill
+file per band of rows (``os.pwrite`` at the frame's offset: tasks never wait for one
+another); then each band's file is read back and its percentile taken. Time is
+linear in frames, memory is one band per thread (``SPILL_BAND_BYTES``), whatever the
+scan's length.
+
+The spill folder (``lazyims-spill-<pid>-<id>`` in ``tmpdir``) is removed when the
+result is computed, when the result array is dropped or the interpreter exits (also
+after an error), and folders left by a killed process are removed by the next
+spilled percentile that looks in the same ``tmpdir``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+
+#: Bytes of one band of rows across all frames (a band task holds this and a copy).
+SPILL_BAND_BYTES = 64 * 2**20
+PREFIX = "lazyims-spill-"
+
+
+def remove_leftovers(folder: str | os.PathLike) -> None:
+    """Remove spill folders in ``folder`` whose process is gone (a killed run's)."""
+    try:
+        entries = list(Path(folder).glob(f"{PREFIX}*"))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            pid = int(entry.name[len(PREFIX) :].split("-")[0])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def spilled_percentile(
+    frames: da.Array, pct: float, tmpdir: str | os.PathLike | None, percentile_of: Any
+) -> da.Array:
+    """The ``pct`` percentile over axis 0 of ``frames`` (n, rows, cols), float32, lazily.
+
+    ``percentile_of(array, pct)`` takes one band (n, band_rows, cols) and gives its
+    (band_rows, cols) float32 percentile.
+    """
+    folder = Path(tmpdir if tmpdir is not None else tempfile.gettempdir()).resolve()
+    remove_leftovers(folder)
+    spill = folder / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+    n, rows, cols = frames.shape
+    dtype = np.dtype(frames.dtype)
+    frames = frames.rechunk({1: -1, 2: -1})
+    row_bytes = max(1, n * cols * dtype.itemsize)
+    band_rows = int(np.clip(SPILL_BAND_BYTES // row_bytes, 1, rows))
+    bands = [(r0, min(rows, r0 + band_rows)) for r0 in range(0, rows, band_rows)]
+    token = tokenize(frames, pct, str(spill))
+    name = f"lazyims-spilled-percentile-{token}"
+    starts = np.cumsum((0,) + frames.chunks[0][:-1])
+    dsk: dict = {}
+    writes = []
+    for i, start in enumerate(starts):
+        key = (f"{name}-spill", i)
+        dsk[key] = (_spill_chunk, (frames.name, i, 0, 0), int(start), str(spill), bands, n)
+        writes.append(key)
+    barrier = (f"{name}-spilled",)
+    dsk[barrier] = (_all_spilled, writes, str(spill))
+    for b, (r0, r1) in enumerate(bands):
+        dsk[(name, b, 0)] = (
+            _band_percentile,
+            barrier,
+            b,
+            (n, r1 - r0, cols),
+            dtype.str,
+            pct,
+            percentile_of,
+            len(bands),
+        )
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[frames])
+    chunks = (tuple(r1 - r0 for r0, r1 in bands), (cols,))
+    result = da.Array(graph, name, chunks, meta=np.empty((0, 0), np.float32))
+    weakref.finalize(result, shutil.rmtree, str(spill), ignore_errors=True)
+    return result
+
+
+def _band_file(spill: str, band: int) -> str:
+    return os.path.join(spill, f"band{band:05d}.bin")
+
+
+def _spill_chunk(block: Any, first: int, spill: str, bands: list, n: int) -> int:
+    """Write the rows of each band of frames ``first:first + len(block)`` to the band files."""
+    block = np.asarray(block.todense() if hasattr(block, "todense") else block)
+    os.makedirs(spill, exist_ok=True)
+    for b, (r0, r1) in enumerate(bands):
+        piece = np.ascontiguousarray(block[:, r0:r1])
+        frame_bytes = piece[0].nbytes if len(piece) else 0
+        fd = os.open(_band_file(spill, b), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.pwrite(fd, piece.data, first * frame_bytes)
+        finally:
+            os.close(fd)
+    return len(block)
+
+
+def _all_spilled(counts: list[int], spill: str) -> str:
+    return spill
+
+
+def _band_percentile(
+    spill: str,
+    band: int,
+    shape: tuple[int, int, int],
+    dtype: str,
+    pct: float,
+    percentile_of: Any,
+    nbands: int,
+) -> np.ndarray:
+    """Read one band's file back (then delete it) and take its percentile."""
+    path = _band_file(spill, band)
+    values = np.fromfile(path, dtype=np.dtype(dtype), count=int(np.prod(shape))).reshape(shape)
+    os.remove(path)
+    if not any(os.scandir(spill)):
+        shutil.rmtree(spill, ignore_errors=True)
+    return percentile_of(values, pct)

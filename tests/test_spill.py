@@ -1,0 +1,132 @@
+"""Spilled percentiles (lazyims._spill): one pass over the frames, rows spilled to band files.
+
+Equal to numpy exactly; the spill folder is gone afterwards, after an error, and after
+a killed run (removed by the next run)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dask
+import h5py
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lazyims
+from lazyims import _spill, stats
+
+
+@pytest.fixture
+def small_bands(monkeypatch):
+    """Bands of a few bytes, so small test scans spill into several band files."""
+    monkeypatch.setattr(stats, "SPILL_BAND_BYTES", 16)
+    monkeypatch.setattr(_spill, "SPILL_BAND_BYTES", 16)
+
+
+def scan(path, frames):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("imageseries/images", data=frames, chunks=(1, *frames.shape[1:]))
+    return lazyims.open(path, frames_per_chunk=3)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["uint16", "uint8", "int32", "float32", "float64"]),
+    nframes=st.integers(1, 9),
+    first=st.integers(0, 9),
+    pct=st.sampled_from([50, 0, 100, 37.5]),
+    selection=st.one_of(st.none(), st.lists(st.integers(0, 8), min_size=1, max_size=7)),
+    processed=st.booleans(),
+)
+def test_spilled_percentile_equals_numpy(
+    tmp_path_factory, small_bands, seed, dtype, nframes, first, pct, selection, processed
+):
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 1000, (nframes, 7, 5)).astype(dtype)
+    if frames.dtype.kind == "f":
+        frames[0, 1, 1] = np.nan
+    folder = tmp_path_factory.mktemp("spill")
+    ims = scan(folder / "scan.h5", frames)
+    want = frames
+    if selection is not None:
+        selection = [i % nframes for i in selection]
+        ims, want = ims[selection], frames[selection]
+    if processed:
+        ims, want = ims.flip("v"), want[:, :, ::-1]
+    n = min(first, len(want)) or len(want)
+    result = stats.percentile(ims, pct, first, tmpdir=folder)
+    assert "spilled" in result.name
+    got = result.compute()
+    expected = np.percentile(want[:n], pct, axis=0).astype(np.float32)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+    assert not list(folder.glob("lazyims-spill-*"))
+
+
+def test_spill_files_go_after_an_error(tmp_path, small_bands):
+    frames = np.arange(6 * 4 * 4, dtype=np.uint16).reshape(6, 4, 4)
+
+    def fail(block):
+        if list(tmp_path.glob("lazyims-spill-*/band*")):  # a chunk was spilled already
+            raise RuntimeError("a bad chunk")
+        return block
+
+    ims = scan(tmp_path / "scan.h5", frames).map_blocks(fail, dtype=np.uint16)
+    result = ims.median(tmpdir=tmp_path)
+    with dask.config.set(scheduler="sync"), pytest.raises(RuntimeError, match="bad chunk"):
+        result.compute()
+    assert list(tmp_path.glob("lazyims-spill-*"))  # the first chunk was spilled
+    del result
+    gc.collect()
+    assert not list(tmp_path.glob("lazyims-spill-*"))
+
+
+def test_a_killed_runs_spill_files_are_removed_by_the_next_run(tmp_path, small_bands):
+    frames = np.random.default_rng(0).integers(0, 500, (8, 6, 5)).astype(np.uint16)
+    scan(tmp_path / "scan.h5", frames)
+    script = textwrap.dedent(
+        f"""
+        import time, lazyims
+        from lazyims import _spill, stats
+        stats.SPILL_BAND_BYTES = _spill.SPILL_BAND_BYTES = 64
+        def hang(*args):  # spilled, then stuck before reading the bands back
+            time.sleep(600)
+        _spill._band_percentile = hang
+        ims = lazyims.open({str(tmp_path / "scan.h5")!r})
+        ims.median(tmpdir={str(tmp_path)!r}).compute(scheduler="sync")
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("lazyims-spill-*/band*")):
+            assert proc.poll() is None and time.monotonic() < deadline, "no spill files appeared"
+            time.sleep(0.1)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert list(tmp_path.glob("lazyims-spill-*"))  # left behind by the killed run
+    ims = lazyims.open(tmp_path / "scan.h5")
+    got = stats.median(ims, tmpdir=tmp_path)  # building the next one cleans up
+    assert not [p for p in tmp_path.glob("lazyims-spill-*") if str(proc.pid) in p.name]
+    np.testing.assert_array_equal(got.compute(), np.median(frames, axis=0).astype(np.float32))
+
+
+def test_small_scans_and_band_budgets_keep_the_in_memory_bands(tmp_path):
+    frames = np.ones((3, 4, 4), np.uint16)
+    ims = scan(tmp_path / "scan.h5", frames)
+    assert "spilled" not in stats.median(ims).name  # smaller than one band
+    big = Path(tmp_path)  # and band_bytes= asks for the bands explicitly
+    assert "spilled" not in stats.median(ims, band_bytes=10, tmpdir=big).name
