@@ -5,6 +5,7 @@ YAML is only ever read with ``yaml.safe_load``: no tag in a file can run code.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from ._metadata import decode_value
 from .errors import FileContentError, MetadataError, MissingFileError
 
 
-def load_yaml(source: str | os.PathLike) -> tuple[dict[str, Any], Path | None]:
-    """Load a YAML mapping from a path, or from YAML text.
+def load_yaml(source: str | os.PathLike | io.TextIOBase) -> tuple[dict[str, Any], Path | None]:
+    """Load a YAML mapping from a path, or from YAML text given as a text stream.
 
+    A ``str`` is always a path: YAML text is passed explicitly, as
+    ``io.StringIO(text)`` (or any object with ``read()``), never guessed.
     Returns the mapping and the folder of the file (None for YAML text), the folder
     that relative paths inside the file are resolved against first.
     """
@@ -34,24 +37,39 @@ def load_yaml(source: str | os.PathLike) -> tuple[dict[str, Any], Path | None]:
     return doc, (path.parent if path is not None else None)
 
 
-def _text_of(source: str | os.PathLike) -> tuple[str, Path | None]:
-    if isinstance(source, str) and ("\n" in source or ":" in source and not os.path.exists(source)):
-        return source, None
+def is_text_stream(source: Any) -> bool:
+    """True for YAML text given as a stream (``io.StringIO``), not a path."""
+    return not isinstance(source, (str, bytes, os.PathLike)) and callable(
+        getattr(source, "read", None)
+    )
+
+
+def _text_of(source: Any) -> tuple[str, Path | None]:
+    if is_text_stream(source):
+        text = source.read()
+        if not isinstance(text, str):
+            raise FileContentError("YAML text must be a text stream such as io.StringIO")
+        return text, None
     path = Path(source)
     try:
         return path.read_text(), path
     except FileNotFoundError:
-        raise MissingFileError("no such file", path) from None
+        hint = " (pass YAML text as io.StringIO(text))" if "\n" in os.fspath(source) else ""
+        raise MissingFileError("no such file" + hint, path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FileContentError(f"cannot read the YAML: {exc}", path) from None
 
 
-def yaml_keys(path: Path, limit: int = 65536) -> set[str]:
-    """Top-level keys of a small YAML file, or an empty set when it is not one (for sniffing)."""
+def yaml_keys(path: Any, limit: int = 65536) -> set[str]:
+    """Top-level keys of a small YAML file (or ``io.StringIO`` text), or an empty set when it
+    is not one (for recognising a format)."""
     try:
-        if path.stat().st_size > limit:
+        if isinstance(path, io.StringIO):
+            doc = yaml.safe_load(path.getvalue())
+        elif is_text_stream(path) or path.stat().st_size > limit:
             return set()
-        doc = yaml.safe_load(path.read_text())
+        else:
+            doc = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return set()
     return set(doc) if isinstance(doc, dict) else set()

@@ -31,8 +31,9 @@ def open(source: Any, /, format: str | None = None, **options: Any) -> ImageSeri
     Parameters
     ----------
     source
-        A path (file or folder), YAML text, a numpy or dask array, or a callable
-        ``frame(i)`` (with ``nframes=``).
+        A path (file or folder; a ``str`` is always a path), YAML text as
+        ``io.StringIO(text)``, a numpy or dask array, or a callable ``frame(i)``
+        (with ``nframes=``).
     format
         The format's name (``hdf5``, ``frame-cache``, ``image-files``,
         ``raw-image``, ``zarr``, ``array``, ``function``, ``eiger``,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import textwrap
 import zlib
@@ -160,10 +161,18 @@ def test_yaml_text_list_of_patterns_sorted_together(ge_scan, monkeypatch):
         "image-files:\n  directory: GE\n"
         "  files: ['scan_0000[2].ge2', 'scan_00000.ge2 scan_00001.*']\n"
     )
-    ims = lazyims.open(text, format="image-files")
+    ims = lazyims.open(io.StringIO(text), format="image-files")
     assert len(ims) == 12
     np.testing.assert_array_equal(ims.compute(), frames)
     assert ims.metadata == {}
+    assert lazyims.open(io.StringIO(text)).format == "image-files"  # recognised as text
+    # a str is always a path, never guessed to be YAML text
+    with pytest.raises(MissingFileError, match=r"io\.StringIO"):
+        lazyims.open(text, format="image-files")
+    with pytest.raises(MissingFileError, match="no such file"):
+        lazyims.open("missing:scan.yml", format="image-files")
+    with pytest.raises(MissingFileError):
+        lazyims.open("missing:scan.yml")
 
 
 def test_ge_blank_header_is_2048_square(tmp_path):

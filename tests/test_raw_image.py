@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import textwrap
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_scalar_types(tmp_path, scalar, dtype):
     frames = (np.arange(2 * 3 * 5).reshape(2, 3, 5) % 7).astype(dtype)
     (tmp_path / "d.raw").write_bytes(b"HDR" + frames.tobytes())
     text = f"filename: {tmp_path / 'd.raw'}\nshape: [3, 5]\nskip: 3\nscalar: {scalar}\n"
-    ims = lazyims.open(text, format="raw-image")  # YAML text, absolute filename
+    ims = lazyims.open(io.StringIO(text), format="raw-image")  # YAML text, absolute filename
     assert ims.dtype == np.dtype(dtype).newbyteorder("=")  # machine byte order
     assert ims.compute().dtype.isnative
     np.testing.assert_array_equal(ims.compute(), frames)

@@ -106,7 +106,7 @@ def test_yaml_python_tags_run_nothing(tmp_path, fmt):
         lazyims.open(path)
     if fmt != "frame-cache":  # these formats also take YAML text
         with pytest.raises(FileContentError, match="python/object"):
-            lazyims.open(text, format=fmt)
+            lazyims.open(io.StringIO(text), format=fmt)
     assert not marker.exists()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import glob
+import io
 import os
 import re
 import struct
@@ -428,13 +429,15 @@ def _layout(paths: list[str], empty: int, max_file: int, max_total: int, where: 
     return first, counts
 
 
-def open_image_files(source: str | os.PathLike) -> ImageSeries:
-    """Open an ``image-files`` YAML (a path, or YAML text) lazily, one chunk per frame.
+def open_image_files(source: str | os.PathLike | io.TextIOBase) -> ImageSeries:
+    """Open an ``image-files`` YAML (a path, or its text as ``io.StringIO``) lazily, one
+    chunk per frame.
 
     Parameters
     ----------
     source
-        The YAML file, or its text. ``directory`` is relative to the YAML's folder,
+        The YAML file, or its text as ``io.StringIO(text)`` (a ``str`` is always a
+        path). ``directory`` is relative to the YAML's folder,
         then to the working folder (for YAML text: the working folder).
 
     Returns
@@ -497,6 +500,7 @@ register(
         open=open_image_files,
         extensions=(".yml", ".yaml"),
         guess_can_open=lambda p: "image-files" in yaml_keys(p),
+        accepts=lambda obj: isinstance(obj, io.StringIO) and "image-files" in yaml_keys(obj),
         description="a YAML listing detector image files (GE, TIFF, EDF, CBF... via fabio)",
     )
 )

@@ -13,6 +13,7 @@ number of frames after the skipped bytes.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 
@@ -103,13 +104,15 @@ class RawFrames(FrameReader):
         return (self.path,)
 
 
-def open_raw_image(source: str | os.PathLike, frames_per_chunk: int = 1) -> ImageSeries:
-    """Open a ``raw-image`` YAML (path or text) lazily.
+def open_raw_image(
+    source: str | os.PathLike | io.TextIOBase, frames_per_chunk: int = 1
+) -> ImageSeries:
+    """Open a ``raw-image`` YAML (a path, or its text as ``io.StringIO``) lazily.
 
     Parameters
     ----------
     source
-        The YAML file, or its text.
+        The YAML file, or its text as ``io.StringIO(text)`` (a ``str`` is always a path).
     frames_per_chunk
         Frames per dask chunk (one by default, like image-files).
     """
@@ -161,6 +164,9 @@ register(
         open=open_raw_image,
         extensions=(".yml", ".yaml"),
         guess_can_open=lambda p: {"filename", "scalar"} <= yaml_keys(p),
+        accepts=lambda obj: (
+            isinstance(obj, io.StringIO) and {"filename", "scalar"} <= yaml_keys(obj)
+        ),
         description="a YAML describing a binary file of frames after a fixed header",
     )
 )

@@ -9,6 +9,7 @@ with a bounded cache of decoded frames.
 
 from __future__ import annotations
 
+import io
 import warnings
 from typing import Any
 
@@ -108,6 +109,14 @@ class LazyAdapter(ImageSeriesAdapter):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._series!r}>"
+
+
+def yaml_source(fname: Any) -> Any:
+    """HEXRD's YAML argument for lazyims: a ``str`` of several lines is the YAML's text
+    (HEXRD's rule), passed on as ``io.StringIO``; anything else is a path."""
+    if isinstance(fname, str) and "\n" in fname:
+        return io.StringIO(fname)
+    return fname
 
 
 def warn_on_close_error(adapter: Any, what: str) -> None:

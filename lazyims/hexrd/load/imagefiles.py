@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ... import api
-from . import LazyAdapter
+from . import LazyAdapter, yaml_source
 
 
 class ImageFilesImageSeriesAdapter(LazyAdapter):
@@ -19,7 +19,7 @@ class ImageFilesImageSeriesAdapter(LazyAdapter):
 
     def __init__(self, fname: str | os.PathLike):
         self._fname = fname
-        self._set_series(api.open(fname, "image-files"))
+        self._set_series(api.open(yaml_source(fname), "image-files"))
 
     @property
     def fname(self) -> str | os.PathLike:

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from ... import api
-from . import LazyAdapter
+from . import LazyAdapter, yaml_source
 
 
 class RawImageSeriesAdapter(LazyAdapter):
@@ -15,4 +15,4 @@ class RawImageSeriesAdapter(LazyAdapter):
     format = "raw-image"
 
     def __init__(self, fname: str | os.PathLike, **kwargs: Any):
-        self._set_series(api.open(fname, "raw-image"))
+        self._set_series(api.open(yaml_source(fname), "raw-image"))
