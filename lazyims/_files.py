@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -129,3 +130,50 @@ def _remove(tmp: Path) -> None:
         tmp.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+@contextmanager
+def atomic_folder(
+    path: str | os.PathLike,
+    sources: Iterable[str] = (),
+    *,
+    replaceable: Callable[[Path], bool],
+    kind: str = "folder",
+) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it takes the place of ``path``.
+
+    An existing folder at ``path`` is replaced (only once the new one is whole) when
+    ``replaceable(path)`` says it is one of ``kind`` (a zarr store); anything else in
+    the way is never replaced. On failure the temporary folder is removed and
+    ``path`` is left as it was (an OSError of the file system becomes a WriteError
+    naming ``path``).
+    """
+    final = Path(path).absolute()
+    check_not_a_source(final, sources)
+    if not final.parent.is_dir():
+        raise WriteError("the folder to write into does not exist", final)
+    if final.exists() and not (final.is_dir() and replaceable(final)):
+        raise WriteError(f"something that is not a {kind} is in the way; remove it first", final)
+    tmp = temporary_name(final)
+    old = tmp.with_name(tmp.name[: -len(".part")] + ".old")
+    try:
+        yield tmp
+        if final.exists():
+            os.replace(final, old)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old, final)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except LazyImsError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except OSError as exc:  # the file system's: the readers report theirs as LazyImsError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(exc, final, tmp) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

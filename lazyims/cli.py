@@ -31,6 +31,7 @@ from ._files import atomic_output
 from .api import open as open_series
 from .api import write
 from .errors import FileContentError, LazyImsError, MissingFileError, OptionError
+from .series import todense
 
 LOCAL_SCHEDULERS = {
     "threads": "threads",
@@ -278,7 +279,7 @@ def _dark_image(series, spec: str):
 
     kind, _, rest = spec.partition(":")
     if kind in ("median", "average", "max", "min"):
-        nframes = _int_option(rest or "0", "--dark", spec)
+        nframes = _parse_int(rest or "0", "--dark", spec)
         return getattr(stats, kind)(series, nframes=nframes)
     if kind == "percentile":
         pct, _, n = rest.partition(":")
@@ -286,7 +287,7 @@ def _dark_image(series, spec: str):
             pct_value = float(pct)
         except ValueError:
             raise OptionError(f"--dark percentile:P[:N] needs a number P, got {spec!r}") from None
-        return stats.percentile(series, pct_value, nframes=_int_option(n or "0", "--dark", spec))
+        return stats.percentile(series, pct_value, nframes=_parse_int(n or "0", "--dark", spec))
     path = Path(spec)
     if path.suffix != ".npy":
         raise OptionError(
@@ -301,7 +302,7 @@ def _dark_image(series, spec: str):
     return image
 
 
-def _int_option(text: str, option: str, spec: str) -> int:
+def _parse_int(text: str, option: str, spec: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -400,14 +401,9 @@ def _cmd_convert(args: argparse.Namespace, session: Session) -> int:
 
 def _cmd_dark(args: argparse.Namespace, session: Session) -> int:
     series = open_input(args)
-    spec = (
-        f"{args.stat}:{args.nframes}"
-        if not args.stat.startswith("percentile")
-        else (f"{args.stat}:{args.nframes}")
-    )
-    image = _dark_image(series, spec)
+    image = _dark_image(series, f"{args.stat}:{args.nframes}")
     (value,) = session.compute(image)
-    value = np.asarray(value.todense() if hasattr(value, "todense") else value)
+    value = todense(value)
     output = Path(args.output)
     if output.suffix != ".npy":
         raise OptionError("the dark image is saved as .npy; name the file NAME.npy", output)

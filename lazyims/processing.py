@@ -22,7 +22,7 @@ from dask.base import tokenize
 
 from . import _fused
 from .errors import ProcessingError
-from .series import ImageSeries, _todense, is_sparse_array
+from .series import ImageSeries, is_sparse_array, todense
 
 #: Prefix of the graph layers that are shared by every frame (a dark image).
 #: Out-of-core statistics read a series in bands and must not recompute these per band.
@@ -85,7 +85,7 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
     if isinstance(image, da.Array):
         # A named layer, so out-of-core statistics keep it shared instead of recomputing it.
         image = image.map_blocks(
-            _todense, dtype=image.dtype, name=f"{SHARED_LAYER_PREFIX}dark-{tokenize(image)}"
+            todense, dtype=image.dtype, name=f"{SHARED_LAYER_PREFIX}dark-{tokenize(image)}"
         )
         # Cut to the frames' row and column chunks, so the result keeps the frames' chunking.
         image = image.rechunk(series.chunks[1:])
@@ -270,12 +270,12 @@ def gauss_laplace(series: ImageSeries, sigma: Any) -> ImageSeries:
     return series._replace(data=data.map_blocks(_gauss_laplace_block, sigma, dtype=data.dtype))
 
 
-def _threshold_block(block: Any, t: Any) -> Any:
+def _zero_at_or_below(block: Any, t: Any) -> Any:
     if is_sparse_array(block):
         import sparse
 
         if block.fill_value != 0:
-            return sparse.COO.from_numpy(_threshold_block(block.todense(), t))
+            return sparse.COO.from_numpy(_zero_at_or_below(block.todense(), t))
         keep = ~(block.data <= t)
         return sparse.COO(
             block.coords[:, keep], block.data[keep], shape=block.shape, fill_value=block.fill_value
@@ -287,7 +287,7 @@ def threshold(series: ImageSeries, t: float) -> ImageSeries:
     """Set every value ``<= t`` to 0 (the values a frame-cache with threshold ``t`` drops)."""
     if not isinstance(t, numbers.Real) or isinstance(t, bool) or np.isnan(t):
         raise ProcessingError(f"the threshold must be a number, not {t!r}")
-    data = series.to_dask(sparse=None).map_blocks(_threshold_block, t, dtype=series.dtype)
+    data = series.to_dask(sparse=None).map_blocks(_zero_at_or_below, t, dtype=series.dtype)
     return series._replace(data=data)
 
 

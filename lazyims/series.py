@@ -28,7 +28,10 @@ def is_sparse_array(array: Any) -> bool:
     return type(meta).__module__.split(".")[0] == "sparse"
 
 
-def _todense(block: Any) -> np.ndarray:
+def todense(block: Any) -> np.ndarray:
+    """``block`` as a numpy array: a pydata/sparse array expanded, anything else as is.
+
+    The one helper lazyims uses wherever a block or result may be sparse."""
     return block.todense() if is_sparse_array(block) else np.asarray(block)
 
 
@@ -54,7 +57,7 @@ def as_chunks(array: da.Array, sparse: bool | None) -> da.Array:
     if array.ndim == 3:
         array = _dense_sized(array)
     meta = np.empty((0,) * array.ndim, dtype=array.dtype)
-    return array.map_blocks(_todense, dtype=array.dtype, meta=meta)
+    return array.map_blocks(todense, dtype=array.dtype, meta=meta)
 
 
 def _dense_sized(frames: da.Array) -> da.Array:
@@ -68,7 +71,7 @@ def _dense_sized(frames: da.Array) -> da.Array:
 
 def _finalize_dense(results: Any, finalize: Any, args: tuple) -> np.ndarray:
     # compute() of a series always gives numpy, even when the chunks are sparse.
-    return _todense(finalize(results, *args))
+    return todense(finalize(results, *args))
 
 
 def _absolute_paths(files: Any) -> tuple[str, ...]:
@@ -313,7 +316,7 @@ class ImageSeries(ArrayLike):
             return self
         meta = np.empty((0, 0, 0), dtype=self.dtype)
         data = _dense_sized(self._stored_data())
-        return self._replace(data=data.map_blocks(_todense, dtype=self.dtype, meta=meta))
+        return self._replace(data=data.map_blocks(todense, dtype=self.dtype, meta=meta))
 
     # -- indexing -----------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
@@ -327,7 +330,7 @@ class ImageSeries(ArrayLike):
             one = self._lazy.narrowed(np.array([i]), *region)
             frame = self._replace_lazy(one, self._metadata).dense()._stored_data()[0]
             frame = _OneFrame(frame.dask, frame.name, frame.chunks, meta=frame._meta)
-            frame._read_now = lambda: _todense(one.read_frame(0))
+            frame._read_now = lambda: todense(one.read_frame(0))
             return frame
         selection = self._frame_selection(frame_key)
         metadata = _metadata.select_frames(
@@ -403,12 +406,12 @@ class ImageSeries(ArrayLike):
         if self._lazy is None:
             window = self.data[i, rows, cols]
             (result,) = dask.compute(window, scheduler=dask.local.get_sync)
-            return _todense(result)
+            return todense(result)
         ranges = [range(*k.indices(n)) for k, n in zip((rows, cols), self.frame_shape)]
         if not all(ranges):
             return np.zeros([len(r) for r in ranges], dtype=self.dtype)
         box = [slice(min(r), max(r) + 1) for r in ranges]
-        frame = _todense(self._lazy.read_frame(i, *box))
+        frame = todense(self._lazy.read_frame(i, *box))
         if all(r.step == 1 for r in ranges):
             return frame
         picks = [np.asarray(r) - b.start for r, b in zip(ranges, box)]

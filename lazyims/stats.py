@@ -40,7 +40,7 @@ from ._lazyframes import _file_stamp, _runs
 from ._spill import SPILL_BAND_BYTES, spilled_percentile
 from .errors import OptionError, ProcessingError
 from .processing import SHARED_LAYER_PREFIX
-from .series import ImageSeries, _todense, as_chunks, is_sparse_array
+from .series import ImageSeries, as_chunks, is_sparse_array, todense
 
 __all__ = ["BAND_BYTES", "average", "max", "median", "min", "percentile", "sum"]
 
@@ -166,32 +166,28 @@ def max(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Ar
     chunks instead (the same for :func:`min`, :func:`sum` and :func:`average`).
     Of a frame-cache as opened it is computed straight from the stored pixels.
     """
-    first, n = _first_frames(series, nframes)
-    stored = None if sparse else _from_stored_pixels(first, "max")
-    if stored is not None:
-        return stored
-    data = first.to_dask(sparse=None)
-    return _result(_fold(data, np.maximum), data, sparse)
+    return _reduce(series, nframes, sparse, "max", lambda data: _fold(data, np.maximum))
 
 
 def min(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The minimum over frames of every pixel, in the frames' dtype."""
-    first, n = _first_frames(series, nframes)
-    stored = None if sparse else _from_stored_pixels(first, "min")
-    if stored is not None:
-        return stored
-    data = first.to_dask(sparse=None)
-    return _result(_fold(data, np.minimum), data, sparse)
+    return _reduce(series, nframes, sparse, "min", lambda data: _fold(data, np.minimum))
 
 
 def sum(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The sum over frames of every pixel, as float64."""
-    first, n = _first_frames(series, nframes)
-    stored = None if sparse else _from_stored_pixels(first, "sum")
+    return _reduce(series, nframes, sparse, "sum", lambda data: data.sum(axis=0, dtype=np.float64))
+
+
+def _reduce(series: ImageSeries, nframes: int, sparse: bool, op: str, reduce: Any) -> da.Array:
+    """``op`` over the first ``nframes`` frames: from a frame-cache's stored pixels where
+    its reader can, else ``reduce(frames)`` of the frames' dask array."""
+    first, _ = _first_frames(series, nframes)
+    stored = None if sparse else _from_stored_pixels(first, op)
     if stored is not None:
         return stored
     data = first.to_dask(sparse=None)
-    return _result(data.sum(axis=0, dtype=np.float64), data, sparse)
+    return _result(reduce(data), data, sparse)
 
 
 def average(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:
@@ -397,7 +393,7 @@ def _client() -> bool:
 
 
 def _percentile_of_pieces(pieces: list[Any], pct: float) -> np.ndarray:
-    pieces = [_todense(p) for p in pieces]
+    pieces = [todense(p) for p in pieces]
     if pieces[0].dtype.kind in "iu":
         return _integer_percentile(_by_pixel(pieces), pct).astype(np.float32)
     # The stacked array is our own copy, so the percentile may partition it in place.

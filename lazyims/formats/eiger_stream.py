@@ -375,23 +375,15 @@ def stream_version(path: str | os.PathLike) -> int | None:
 
 _H5 = (".h5", ".hdf5", ".hdf", ".nxs")
 
-register(
-    Format(
-        name="eiger-stream-v1",
-        open=open_eiger_stream_v1,
-        extensions=_H5,
-        guess_can_open=lambda p: stream_version(p) == 1,
-        refines=("hdf5",),
-        description="an Eiger stream v1 HDF5 file (one compressed blob per frame)",
+for _version, _open in ((1, open_eiger_stream_v1), (2, open_eiger_stream_v2)):
+    register(
+        Format(
+            name=f"eiger-stream-v{_version}",
+            open=_open,
+            extensions=_H5,
+            guess_can_open=lambda p, v=_version: stream_version(p) == v,
+            refines=("hdf5",),
+            description=f"an Eiger stream v{_version} HDF5 file (one compressed blob per frame)",
+        )
     )
-)
-register(
-    Format(
-        name="eiger-stream-v2",
-        open=open_eiger_stream_v2,
-        extensions=_H5,
-        guess_can_open=lambda p: stream_version(p) == 2,
-        refines=("hdf5",),
-        description="an Eiger stream v2 HDF5 file (one compressed blob per frame)",
-    )
-)
+del _version, _open

@@ -17,7 +17,7 @@ import numpy as np
 from .._files import atomic_output
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
-from ..series import ImageSeries, _todense
+from ..series import ImageSeries, todense
 from ._h5 import missing_filters, open_h5
 from ._h5chunks import read_fast
 from ._registry import Format, register
@@ -222,7 +222,7 @@ def write_hdf5(
                 group.attrs[key] = value
 
             def write_block(start: int, block: Any) -> None:
-                dset[start : start + block.shape[0]] = _todense(block)
+                dset[start : start + block.shape[0]] = todense(block)
 
             stream_blocks(series.to_dask(sparse=None), write_block)
 

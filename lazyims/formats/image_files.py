@@ -301,7 +301,7 @@ class ImageFileFrames(FrameReader):
 # --------------------------------------------------------------------------- the YAML
 
 
-def _int_option(options: dict[str, Any], name: str, where: Any) -> int:
+def _count_option(options: dict[str, Any], name: str, where: Any) -> int:
     value = options.get(name, 0)
     if value is None:
         return 0
@@ -453,9 +453,9 @@ def open_image_files(source: str | os.PathLike | io.TextIOBase) -> ImageSeries:
     if "meta" in doc and "metadata" in doc:
         raise MetadataError("both 'meta' and 'metadata' given; use one", where)
     options = _options(doc, where)
-    empty = _int_option(options, "empty-frames", where)
-    max_file = _int_option(options, "max-file-frames", where)
-    max_total = _int_option(options, "max-total-frames", where)
+    empty = _count_option(options, "empty-frames", where)
+    max_file = _count_option(options, "max-file-frames", where)
+    max_total = _count_option(options, "max-total-frames", where)
     dtype = _dtype_option(options.get("dtype"), where)
     paths = find_files(doc["image-files"], folder, where)
     described: list[str] = [where] if where is not None else []

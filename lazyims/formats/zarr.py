@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +35,10 @@ from typing import Any
 import dask
 import numpy as np
 
-from .._files import check_not_a_source, temporary_name, write_error
+from .._files import atomic_folder
 from .._streaming import stream_blocks
-from ..errors import FileContentError, LazyImsError, MetadataError, OptionError, WriteError
-from ..series import ImageSeries, _todense
+from ..errors import FileContentError, MetadataError, OptionError, WriteError
+from ..series import ImageSeries, todense
 from ._registry import Format, register
 from .base import FrameReader, frames_per_chunk_for, series_from_reader
 
@@ -251,7 +249,7 @@ def _write_block(block: Any, store: Any, start: int) -> int:
     import zarr
 
     array = zarr.open_array(store, path=FRAMES, mode="r+")
-    array[start : start + block.shape[0]] = _todense(block)
+    array[start : start + block.shape[0]] = todense(block)
     return int(block.shape[0])
 
 
@@ -264,46 +262,6 @@ def _block_tasks(data: Any, store: Any) -> list:
 
 def _is_zarr_folder(path: Path) -> bool:
     return any((path / name).is_file() for name in ("zarr.json", ".zarray", ".zgroup"))
-
-
-@contextmanager
-def atomic_folder(path: str | os.PathLike, sources: tuple[str, ...] = ()) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; on success it takes the place of ``path``.
-
-    An existing zarr store at ``path`` is replaced only once the new one is whole;
-    on failure the temporary folder is removed and ``path`` is left as it was (an
-    OSError of the file system becomes a WriteError naming ``path``). A folder
-    that is not a zarr store is never replaced.
-    """
-    final = Path(path).absolute()
-    check_not_a_source(final, sources)
-    if not final.parent.is_dir():
-        raise WriteError("the folder to write into does not exist", final)
-    if final.exists() and not (final.is_dir() and _is_zarr_folder(final)):
-        raise WriteError("something that is not a zarr store is in the way; remove it first", final)
-    tmp = temporary_name(final)
-    old = tmp.with_name(tmp.name[: -len(".part")] + ".old")
-    try:
-        yield tmp
-        if final.exists():
-            os.replace(final, old)
-            try:
-                os.replace(tmp, final)
-            except BaseException:
-                os.replace(old, final)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except LazyImsError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except OSError as exc:  # the file system's: the readers report theirs as LazyImsError
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise write_error(exc, final, tmp) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _check_chunking(name: str, value: Any, shape: tuple[int, ...], path: Any) -> tuple[int, ...]:
@@ -411,11 +369,11 @@ def write_zarr(
         array = zarr.open_array(store, path=FRAMES, mode="r+")
 
         def consume(start: int, block: Any) -> None:
-            array[start : start + block.shape[0]] = _todense(block)
+            array[start : start + block.shape[0]] = todense(block)
 
         stream_blocks(data, consume)
         return
-    with atomic_folder(store, series.files) as tmp:
+    with atomic_folder(store, series.files, replaceable=_is_zarr_folder, kind="zarr store") as tmp:
         create(str(tmp))
         dask.compute(*_block_tasks(data, str(tmp)))
 

@@ -183,7 +183,7 @@ class ProcessedImageSeries(ImageSeries):
         return _insert_zeros(img, index, 1)
 
     def _threshold(self, img: np.ndarray, t: Any, check: bool = True) -> np.ndarray:
-        return _lazy_ops._threshold_block(np.asarray(img), t)
+        return _lazy_ops._zero_at_or_below(np.asarray(img), t)
 
     # -- HEXRD's API ---------------------------------------------------------------------
     @property

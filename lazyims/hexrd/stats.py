@@ -24,7 +24,7 @@ from .. import stats as _lazy_stats
 from ..errors import OptionError
 from ..formats.array import open_array
 from ..series import ImageSeries as LazySeries
-from ..series import _todense
+from ..series import todense
 
 __all__ = [
     "average",
@@ -68,7 +68,7 @@ def _stops(n: int, nchunks: Any) -> list[int]:
 
 
 def _numpy(result: Any) -> np.ndarray:
-    return _todense(result.compute())
+    return todense(result.compute())
 
 
 def _frame(ims: Any, i: int) -> np.ndarray:

@@ -20,7 +20,8 @@ import numpy as np
 import sparse
 
 from ...errors import FileContentError, MetadataError, OptionError, WriteError
-from ...series import is_sparse_array
+from ...series import is_sparse_array, todense
+from ..base import series_from_reader
 
 #: Header keys of the npz style; metadata may not use these names.
 HEADER_KEYS = ("shape", "nframes", "dtype")
@@ -107,6 +108,36 @@ def frames_per_chunk_by_bytes(
     dense_frame = max(1, int(np.prod(frame_shape)) * np.dtype(dtype).itemsize)
     by_bytes = int(TARGET_STORED_CHUNK_BYTES // mean)
     return int(np.clip(by_bytes, 1, max(1, MAX_DENSE_CHUNK_BYTES // dense_frame)))
+
+
+def framecache_series(
+    reader: Any,
+    nframes: int,
+    frame_shape: tuple[int, int],
+    dtype: np.dtype,
+    frames_per_chunk: int | None,
+    metadata: dict[str, Any],
+    source: str,
+    files: tuple[str, ...] | None = None,
+) -> Any:
+    """The lazy sparse series of a frame-cache reader (any style); chunks sized by the
+    stored bytes unless ``frames_per_chunk`` is given."""
+    if frames_per_chunk is None:
+        frames_per_chunk = frames_per_chunk_by_bytes(
+            reader.stored_bytes(nframes), frame_shape, dtype
+        )
+    return series_from_reader(
+        reader,
+        nframes=nframes,
+        frame_shape=frame_shape,
+        dtype=dtype,
+        frames_per_chunk=frames_per_chunk,
+        metadata=metadata,
+        format="frame-cache",
+        source=source,
+        files=files,
+        sparse=True,
+    )
 
 
 def stored_pixels(
@@ -395,13 +426,13 @@ def check_metadata(
     return checked
 
 
-def _threshold_block(block: Any, threshold: Any) -> sparse.COO:
+def _kept_above(block: Any, threshold: Any) -> sparse.COO:
     """Pixels of ``block`` strictly greater than ``threshold`` as a sorted COO (NaN never)."""
     if is_sparse_array(block) and threshold >= 0 and block.fill_value == 0:
         # Implicit zeros are not kept, so only the stored values need looking at.
         keep = block.data > threshold
         return canonical_coo(block.coords[:, keep], block.data[keep], block.shape)
-    dense = block.todense() if is_sparse_array(block) else np.asarray(block)
+    dense = todense(block)
     keep = dense > threshold
     return sparse.COO(
         np.stack(np.nonzero(keep)),  # C order: frames, then rows, then columns
@@ -421,7 +452,7 @@ def thresholded(data: da.Array, threshold: Any) -> da.Array:
     """
     data = data.rechunk({1: -1, 2: -1})
     meta = sparse.COO.from_numpy(np.zeros((0, 0, 0), dtype=data.dtype))
-    return data.map_blocks(_threshold_block, threshold, dtype=data.dtype, meta=meta)
+    return data.map_blocks(_kept_above, threshold, dtype=data.dtype, meta=meta)
 
 
 def kept_pixels(series: Any, threshold: Any) -> da.Array:

@@ -25,12 +25,12 @@ from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
 from .._h5 import missing_filters, open_h5
-from ..base import FrameReader, series_from_reader
+from ..base import FrameReader
 from ._common import (
     DensityWarningCounter,
     StoredPixelsReader,
     check_metadata,
-    frames_per_chunk_by_bytes,
+    framecache_series,
     kept_pixels,
     metadata_value,
     parse_dtype,
@@ -195,19 +195,8 @@ def open_fch5(
         metadata = _read_metadata(meta) if isinstance(meta, h5py.Group) else {}
         group_name = g.name
     reader = Fch5Frames(path=fname, group=group_name, frame_shape=shape, dtype=dtype.str)
-    if frames_per_chunk is None:
-        frames_per_chunk = frames_per_chunk_by_bytes(reader.stored_bytes(nframes), shape, dtype)
-    return series_from_reader(
-        reader,
-        nframes=nframes,
-        frame_shape=shape,
-        dtype=dtype,
-        frames_per_chunk=frames_per_chunk,
-        metadata=metadata,
-        format="frame-cache",
-        source=fname if group_name == "/" else f"{fname}:{group_name}",
-        sparse=True,
-    )
+    source = fname if group_name == "/" else f"{fname}:{group_name}"
+    return framecache_series(reader, nframes, shape, dtype, frames_per_chunk, metadata, source)
 
 
 def _write_metadata(group: h5py.Group, metadata: dict[str, Any]) -> None:

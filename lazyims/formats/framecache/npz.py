@@ -38,7 +38,7 @@ from ..._files import atomic_output
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
 from ...series import ImageSeries
-from ..base import FrameReader, series_from_reader
+from ..base import FrameReader
 from ._common import (
     FRAME_MEMBER,
     HEADER_KEYS,
@@ -48,7 +48,7 @@ from ._common import (
     check_metadata,
     check_series_dtype,
     check_threshold,
-    frames_per_chunk_by_bytes,
+    framecache_series,
     kept_pixels,
     metadata_value,
     parse_dtype,
@@ -120,13 +120,11 @@ def _read_central_directory(path: str) -> list[MemberLocation] | None:
     """
     try:
         with open(path, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            if size < _END_RECORD.size:
+            record = _end_record(fh)
+            if record is None:
                 return None
-            fh.seek(size - _END_RECORD.size)
-            sig, disk, cd_disk, n_here, n_total, cd_size, cd_offset, comment = _END_RECORD.unpack(
-                fh.read(_END_RECORD.size)
-            )
+            size = fh.tell()
+            sig, disk, cd_disk, n_here, n_total, cd_size, cd_offset, comment = record
             if (
                 sig != b"PK\x05\x06"
                 or comment
@@ -182,17 +180,23 @@ def _member_ends(path: str, size: int, mtime_ns: int) -> dict[int, int]:
     return dict(zip(offsets, ends))
 
 
+def _end_record(fh: Any) -> tuple | None:
+    """The fields of the end-of-central-directory record at the end of an open zip file
+    (read to its end), or None when the file is too short to hold one."""
+    size = fh.seek(0, os.SEEK_END)
+    if size < _END_RECORD.size:
+        return None
+    fh.seek(size - _END_RECORD.size)
+    return _END_RECORD.unpack(fh.read(_END_RECORD.size))
+
+
 def _directory_offset(path: str) -> int | None:
     try:
         with open(path, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            if size < _END_RECORD.size:
-                return None
-            fh.seek(size - _END_RECORD.size)
-            record = _END_RECORD.unpack(fh.read(_END_RECORD.size))
+            record = _end_record(fh)
     except OSError:
         return None
-    if record[0] != b"PK\x05\x06" or record[6] == 0xFFFFFFFF:
+    if record is None or record[0] != b"PK\x05\x06" or record[6] == 0xFFFFFFFF:
         return None
     return record[6]
 
@@ -402,19 +406,8 @@ def series_from_npz(
 ) -> ImageSeries:
     """The lazy series of the frames stored in npz ``fname`` (npz and yml styles)."""
     reader = NpzFrames(path=fname, frame_shape=shape, dtype=dtype.str)
-    if frames_per_chunk is None:
-        frames_per_chunk = frames_per_chunk_by_bytes(reader.stored_bytes(nframes), shape, dtype)
-    return series_from_reader(
-        reader,
-        nframes=nframes,
-        frame_shape=shape,
-        dtype=dtype,
-        frames_per_chunk=frames_per_chunk,
-        metadata=metadata,
-        format="frame-cache",
-        source=source or fname,
-        files=files or (fname,),
-        sparse=True,
+    return framecache_series(
+        reader, nframes, shape, dtype, frames_per_chunk, metadata, source or fname, files or None
     )
 
 
