@@ -9,6 +9,7 @@ The files hold Eiger-like uint16 frames (Poisson counts of mean 0.3, a few brigh
 pixels). A handful of distinct frames are compressed once and their blobs reused
 (the stream file stores them, the data files get them as raw chunks), so making
 400 MB of files takes seconds. In ``--quick`` runs the frames are 64 x 64.
+Figures and the choice of decoder: ``benchmarks/eiger.md``.
 """
 
 from __future__ import annotations
