@@ -199,3 +199,29 @@ def test_reads_on_a_local_cluster(cluster_client, tmp_path, frames):
     ims = lazyims.open(path, threshold_setting="man_diff", multiplier=0.5)
     result = cluster_client.compute(ims.max()).result()
     np.testing.assert_array_equal(result, (frames[0] - 0.5 * frames[1]).max(axis=0))
+
+
+def test_the_hexrd_layer_reads_like_hexrd(tmp_path, frames, hexrd_imageseries):
+    import pickle
+
+    from lazyims.hexrd import imageseries as layer
+
+    path = write_stream_v2(tmp_path / "scan.h5", frames[0], frames[1], "bslz4")
+    expected, _, _, _ = read_with_hexrd(
+        hexrd_imageseries, path, "eiger-stream-v2", threshold_setting="man_diff", multiplier=2
+    )
+    ims = layer.open(str(path), "eiger-stream-v2")
+    np.testing.assert_array_equal(ims[1], frames[0][1])
+    ims.set_option("threshold_setting", "man_diff")
+    ims.set_option("multiplier", 2)
+    assert ims.option_values() == {"threshold_setting": "man_diff", "multiplier": 2.0}
+    assert ims.dtype == np.float64
+    np.testing.assert_array_equal(np.stack([ims[i] for i in range(len(ims))]), expected)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(ims))[3], expected[3])
+    with pytest.raises(NotImplementedError, match="threshold_setting"):
+        ims.set_option("threshold_setting", "threshold_9")
+    with pytest.raises(NotImplementedError, match="possible options"):
+        ims.set_option("gain", 2)
+    assert ims.option_values()["threshold_setting"] == "man_diff"
+    v1 = write_stream_v1(tmp_path / "v1.h5", frames[0], "csrnpz")
+    np.testing.assert_array_equal(layer.open(str(v1), "eiger-stream-v1")[2], frames[0][2])

@@ -129,6 +129,8 @@ def warn_on_close_error(adapter: Any, what: str) -> None:
 
 from . import (  # noqa: E402 - the adapters register themselves on import
     array,
+    eiger_stream_v1,
+    eiger_stream_v2,
     framecache,
     function,
     hdf5,
@@ -142,6 +144,8 @@ __all__ = [
     "LazyAdapter",
     "Registry",
     "array",
+    "eiger_stream_v1",
+    "eiger_stream_v2",
     "framecache",
     "function",
     "hdf5",
