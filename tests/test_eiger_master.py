@@ -14,7 +14,7 @@ import lazyims
 from lazyims import eiger_pixel_mask as pixel_mask
 from lazyims.formats.eiger import raw_chunk_codec
 
-from .eiger_files import add_goniometer, eiger_frames, write_master
+from .eiger_files import add_goniometer, eiger_frames, write_master, write_stream_v1
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPRESSIONS = ["bslz4", "bszstd", "lz4", "gzip", None]
@@ -153,3 +153,24 @@ def test_the_benchmark_sides_agree(tmp_path):
     np.testing.assert_array_equal(eiger.lazy_max(stream, threads=1), expected)
     if reference.available():
         np.testing.assert_array_equal(reference.eiger_stream_max(stream), expected)
+
+
+def test_frames_are_decoded_with_no_hdf5_file_open(tmp_path, monkeypatch):
+    # Decoding outside any h5py call is what lets threads decode frames at the same time
+    # (h5py holds one global lock during its calls).
+    from lazyims.formats import _eiger_codecs
+
+    frames = eiger_frames(nframes=4)
+    master = write_master(tmp_path, frames, frames_per_file=3)
+    stream = write_stream_v1(tmp_path / "stream.h5", frames)
+    real = _eiger_codecs._dectris_decompress
+    open_files = []
+
+    def spy(*args, **kwargs):
+        open_files.append(h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_FILE))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_eiger_codecs, "_dectris_decompress", spy)
+    for path in (master, stream):
+        np.testing.assert_array_equal(lazyims.open(path).compute(scheduler="sync"), frames)
+    assert open_files == [0] * 8
