@@ -4,7 +4,7 @@ Open a scan with :func:`open`, process it lazily, and write it with
 :func:`write`; nothing is read until a result is computed.
 """
 
-from . import hexrd, omega, processing, stats
+from . import _scheduler, hexrd, omega, processing, stats
 from ._version import __version__
 from .api import open, write
 from .errors import (
@@ -50,3 +50,5 @@ __all__ = [
     "stats",
     "write",
 ]
+
+_scheduler.install()
