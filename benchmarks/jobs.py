@@ -87,6 +87,15 @@ JOBS = [
         input="framecache",
     ),
     Job(
+        "read_frame",
+        "open npz frame-cache, read_frame(k)",
+        Side(HEXRD, "framecache_frame"),
+        Side("lazy", "framecache_read_frame"),
+        ">= 10x",
+        10.0,
+        input="framecache",
+    ),
+    Job(
         "real_max",
         "real frame-cache: max over all frames",
         *_both("framecache_max"),

@@ -37,6 +37,11 @@ def framecache_frame(path, index: int) -> np.ndarray:
     return np.asarray(lazyims.open(path)[index].compute())
 
 
+def framecache_read_frame(path, index: int) -> np.ndarray:
+    """Job: open a frame-cache npz and read one frame with ``read_frame`` (no scheduler)."""
+    return lazyims.open(path).read_frame(index)
+
+
 def framecache_max(path) -> np.ndarray:
     """Job: the maximum over all frames of a frame-cache."""
     return _dense(lazyims.stats.max(lazyims.open(path)).compute())
