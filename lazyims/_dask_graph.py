@@ -101,7 +101,8 @@ def independent_copy(band: da.Array, after_array: da.Array, tag: str, shared_pre
         key = pending.pop()
         if key not in shared:
             shared.add(key)
-            pending.extend(tasks[key].dependencies)
+            # a scattered array's future is a dependency with no task in the graph
+            pending.extend(dep for dep in tasks[key].dependencies if dep in tasks)
     gate = da.blockwise(
         _done, "", after_array, "rc", concatenate=False, dtype=bool, meta=np.empty((), bool)
     )

@@ -25,6 +25,7 @@ from dask.base import get_scheduler
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
+from . import _progress
 from ._dask_graph import gated_delivery_graph
 
 Consumer = Callable[[int, Any], None]
@@ -83,9 +84,14 @@ def stream_blocks(array: da.Array, consume: Consumer) -> None:
         start_of = {f.key: s for f, s in zip(futures, starts)}
         pending = as_completed(futures, loop=client.loop)
         del futures  # let each block go from the cluster once it is written
-        for future in pending:
-            sink.put(start_of[future.key], future.result())
-            future.release()
+        bar = _progress.BlockCounter(len(starts))
+        try:
+            for future in pending:
+                sink.put(start_of[future.key], future.result())
+                future.release()
+                bar.add()
+        finally:
+            bar.close()
         return
     token = uuid.uuid4().hex
     _SINKS[token] = sink

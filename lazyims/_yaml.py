@@ -29,12 +29,47 @@ def load_yaml(source: str | os.PathLike | io.TextIOBase) -> tuple[dict[str, Any]
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise FileContentError(f"not valid YAML: {exc}", path) from None
+        raise FileContentError(yaml_error_text(exc), path) from None
     if not isinstance(doc, dict):
         raise FileContentError(
             f"the YAML must be a mapping of keys, not {type(doc).__name__}", path
         )
     return doc, (path.parent if path is not None else None)
+
+
+def yaml_error_text(exc: yaml.YAMLError) -> str:
+    """A YAML parse error as one line: where (line and column, from 1) and what."""
+    mark = getattr(exc, "problem_mark", None)
+    what = " ".join(
+        str(part) for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part
+    )
+    if mark is None:
+        return f"not valid YAML: {what or exc}"
+    return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {what or exc}"
+
+
+def yaml_trouble(path: Path, limit: int = 65536) -> str | None:
+    """Why a small ``.yml``/``.yaml`` file is no lazyims YAML, for format detection.
+
+    Its parse error with line and column, or the top-level keys it has (which no
+    format recognised); None when it is not a small readable text file.
+    """
+    try:
+        if path.stat().st_size > limit:
+            return None
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return yaml_error_text(exc)
+    if not isinstance(doc, dict):
+        return f"the YAML is a {type(doc).__name__}, not a mapping of keys"
+    return (
+        f"no format knows the YAML's top-level keys ({', '.join(map(str, doc)) or 'none'}); "
+        "check their spelling"
+    )
 
 
 def is_text_stream(source: Any) -> bool:

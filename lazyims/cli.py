@@ -18,15 +18,16 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dask
 import numpy as np
 
-from . import __version__, formats
+from . import __version__, _progress, formats
 from ._files import atomic_output
 from .api import open as open_series
 from .api import write
@@ -46,8 +47,10 @@ class Session:
     """How a command computes: the scheduler chosen and whether to show progress.
 
     Inside :func:`session`, dask's default scheduler is the chosen one, so
-    writers (``series.write``) use it too; :meth:`compute` adds a progress bar on
-    a dask.distributed client, where dask's local bar cannot see the work.
+    writers (``series.write``) use it too. Progress is dask's local
+    :class:`~dask.diagnostics.ProgressBar` on the local schedulers, and
+    distributed's progress bar on a cluster (:mod:`lazyims._progress`: the writers
+    and :meth:`compute` draw it), both on stderr.
     """
 
     def __init__(self, client: Any = None, progress: bool = False):
@@ -56,16 +59,7 @@ class Session:
 
     def compute(self, *collections: Any) -> tuple:
         """Compute dask collections; returns their results as :func:`dask.compute` does."""
-        if self.client is None:
-            return dask.compute(*collections)
-        futures = self.client.compute(list(collections))
-        if self.progress:
-            from distributed import progress
-
-            with redirect_stdout(sys.stderr):  # stdout is for results
-                progress(futures)
-                print()
-        return tuple(self.client.gather(futures))
+        return _progress.compute(*collections)
 
 
 @contextmanager
@@ -83,7 +77,7 @@ def session(scheduler: str | None, progress: bool) -> Iterator[Session]:
                 yield Session(None, progress)
         return
     client = _connect(scheduler)
-    with client, dask.config.set(scheduler=client):
+    with client, dask.config.set({"scheduler": client, _progress.CONFIG_KEY: progress}):
         yield Session(client, progress)
 
 
@@ -604,12 +598,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """Warnings as one line on stderr, like errors."""
+    print(f"lazyims: warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
     try:
-        with session(args.scheduler, progress) as current:
+        with warnings.catch_warnings(), session(args.scheduler, progress) as current:
+            warnings.showwarning = _show_warning
             return args.run(args, current)
     except KeyboardInterrupt:
         print("lazyims: interrupted", file=sys.stderr)

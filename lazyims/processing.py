@@ -16,6 +16,7 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
@@ -90,7 +91,7 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
         # Cut to the frames' row and column chunks, so the result keeps the frames' chunking.
         image = image.rechunk(series.chunks[1:])
     else:
-        image = da.from_array(np.asarray(image), chunks=series.chunks[1:])
+        image = _shared_array(np.asarray(image)).rechunk(series.chunks[1:])
     data = da.blockwise(
         _subtract_dark,
         "frc",
@@ -106,6 +107,19 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
     result = series._replace(data=data)
     _fused.record(result, series, ("dark", original))
     return result
+
+
+def _shared_array(image: np.ndarray) -> da.Array:
+    """``image`` as a dask array: on a dask.distributed client, scattered to every worker
+    once (the graph holds only its key), else embedded in the graph."""
+    from ._progress import distributed_client
+
+    client = distributed_client(())
+    if client is None:
+        return da.from_array(image, chunks=image.shape)
+    future = client.scatter(image, broadcast=True, hash=True)
+    name = f"{SHARED_LAYER_PREFIX}scattered-{future.key}"
+    return da.from_delayed(dask.delayed(future), image.shape, image.dtype, name=name)
 
 
 def _meta_like(data: da.Array, dtype: Any) -> Any:

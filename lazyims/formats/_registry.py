@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from ..errors import FormatError, MissingFileError
+from ..errors import FileContentError, FormatError, MissingFileError
 from .base import Format
 
 #: The entry point group of formats from other packages.
@@ -147,8 +147,15 @@ def detect(source: Any) -> Format:
         unguessed = [f for f in candidates if f.guess_can_open is None]
         if candidates is by_extension and len(unguessed) == 1:
             return unguessed[0]
+    if suffix in (".yml", ".yaml"):
+        from .._yaml import yaml_trouble
+
+        trouble = yaml_trouble(path)
+        if trouble is not None:
+            raise FileContentError(trouble, path)
     raise FormatError(
-        f"cannot tell the format of this file; name it with format=, one of {', '.join(names())}",
+        "cannot tell the format of this file; name it (format= in Python, --format in the "
+        f"shell): one of {', '.join(names())}",
         path,
     )
 

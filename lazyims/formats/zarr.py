@@ -35,6 +35,7 @@ from typing import Any
 import dask
 import numpy as np
 
+from .. import _progress
 from .._files import atomic_folder
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError, WriteError
@@ -362,7 +363,7 @@ def write_zarr(
     if is_path and _is_url(os.fspath(store)):
         # a remote store (s3://, gs://, ...): written in place by the workers, by URL
         create(store)
-        dask.compute(*_block_tasks(data, store))
+        _progress.compute(*_block_tasks(data, store))
         return
     if not is_path:
         create(store)
@@ -375,7 +376,7 @@ def write_zarr(
         return
     with atomic_folder(store, series.files, replaceable=_is_zarr_folder, kind="zarr store") as tmp:
         create(str(tmp))
-        dask.compute(*_block_tasks(data, str(tmp)))
+        _progress.compute(*_block_tasks(data, str(tmp)))
 
 
 def _consolidate(target: Any) -> None:

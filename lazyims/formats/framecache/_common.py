@@ -480,7 +480,12 @@ def split_frames(block: sparse.COO) -> Iterator[tuple[np.ndarray, np.ndarray, np
 
 
 class DensityWarningCounter:
-    """Counts frames keeping more than 10% of their pixels; warns once at the end."""
+    """Counts frames keeping more than 10% of their pixels.
+
+    The first such frame is reported at once (frames arrive in order, so a too-low
+    threshold shows on the first block, before its frames are written, not after a
+    long write); :meth:`warn` sums them up at the end.
+    """
 
     def __init__(self, frame_shape: tuple[int, int], path: str):
         self._limit = DENSE_WARNING_FRACTION * frame_shape[0] * frame_shape[1]
@@ -491,6 +496,14 @@ class DensityWarningCounter:
     def check(self, frame: int, kept: int) -> None:
         if kept > self._limit:
             self._frames.append((frame, kept / self._pixels))
+            if len(self._frames) == 1:
+                warnings.warn(
+                    f"{self._path}: frame {frame} keeps {kept / self._pixels:.0%} of its pixels; "
+                    "a frame-cache is meant to be sparse, consider a higher threshold "
+                    "(writing goes on; interrupt it to choose another threshold)",
+                    UserWarning,
+                    stacklevel=2,
+                )
 
     def warn(self) -> None:
         if not self._frames:

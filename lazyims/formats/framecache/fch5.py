@@ -24,7 +24,7 @@ from ..._files import atomic_output
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
-from .._h5 import missing_filters, open_h5
+from .._h5 import h5_file, missing_filters, open_h5
 from ..base import FrameReader
 from ._common import (
     DensityWarningCounter,
@@ -57,7 +57,7 @@ def is_fch5(path: str | os.PathLike, group: str = "/") -> bool:
     try:
         if not h5py.is_hdf5(path):
             return False
-        with h5py.File(path, "r", locking=False) as f:
+        with h5_file(path) as f:
             obj = f.get(group)
             return obj is not None and VERSION_ATTR in obj.attrs
     except (OSError, ValueError):
