@@ -91,7 +91,13 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
         # Cut to the frames' row and column chunks, so the result keeps the frames' chunking.
         image = image.rechunk(series.chunks[1:])
     else:
-        image = _shared_array(np.asarray(image)).rechunk(series.chunks[1:])
+        scattered = _scattered(np.asarray(image))  # None without a dask.distributed client
+        if scattered is not None:
+            original = scattered  # the fused frame-cache writer then refers to it too
+            image = scattered
+        else:
+            image = da.from_array(np.asarray(image), chunks=image.shape)
+        image = image.rechunk(series.chunks[1:])
     data = da.blockwise(
         _subtract_dark,
         "frc",
@@ -109,14 +115,15 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
     return result
 
 
-def _shared_array(image: np.ndarray) -> da.Array:
-    """``image`` as a dask array: on a dask.distributed client, scattered to every worker
-    once (the graph holds only its key), else embedded in the graph."""
+def _scattered(image: np.ndarray) -> da.Array | None:
+    """``image`` scattered once to every worker of the dask.distributed client that is
+    dask's scheduler, as a dask array whose graph holds only its key; None without one
+    (then the image is part of the graph, which is fine locally)."""
     from ._progress import distributed_client
 
     client = distributed_client(())
     if client is None:
-        return da.from_array(image, chunks=image.shape)
+        return None
     future = client.scatter(image, broadcast=True, hash=True)
     name = f"{SHARED_LAYER_PREFIX}scattered-{future.key}"
     return da.from_delayed(dask.delayed(future), image.shape, image.dtype, name=name)

@@ -195,8 +195,11 @@ def test_a_numpy_dark_is_scattered_once_not_sent_in_the_graph(cluster_client, tm
             series = lazyims.open(path).dark(dark)
             peak = series.max().compute()
             median = series.median(band_bytes=2 * 1200 * 2 * 300).compute()  # 4 bands
+            series.to_framecache(tmp_path / "fc.npz", threshold=40)
     assert not [w for w in caught if "large graph" in str(w.message)]
     np.testing.assert_array_equal(peak, cleaned.max(axis=0))
     np.testing.assert_allclose(median, np.median(cleaned, axis=0))
+    kept = lazyims.open(tmp_path / "fc.npz").compute()
+    np.testing.assert_array_equal(kept, np.where(cleaned > 40, cleaned, 0))
     # without a cluster the dark is part of the graph, as before
     np.testing.assert_array_equal(lazyims.open(path).dark(dark).max().compute(), peak)
