@@ -303,3 +303,26 @@ def test_yamlmeta_triggers(tmp_path):
         warnings.simplefilter("error")
         legacy = yamlmeta({"k-array": [1, 2], "k": "++np.array"})
     assert list(legacy) == ["k"] and legacy["k"].tolist() == [1, 2]
+
+
+def test_image_files_yaml_with_an_unknown_trigger_drops_the_key_as_hexrd(tmp_path, monkeypatch):
+    from fabio.tifimage import TifImage
+
+    folder = tmp_path / "scan"
+    (folder / "img").mkdir(parents=True)
+    for i in range(3):
+        TifImage(data=FRAMES[i]).write(str(folder / "img" / f"f_{i}.tif"))
+    np.save(folder / "om.npy", OMEGA[:3])
+    (folder / "ims.yml").write_text(
+        "image-files: {directory: img, files: 'f_*.tif'}\n"
+        "options: {}\n"
+        "meta: {omega: '! load-numpy-array om.npy', note: '! shout loudly', panel: ff1}\n"
+    )
+    monkeypatch.chdir(tmp_path)  # relative names resolve from the YAML's folder, not here
+    with pytest.raises(lazyims.MetadataError, match="unknown trigger"):
+        lazyims.open(folder / "ims.yml")  # lazyims' own open refuses it
+    with pytest.warns(UserWarning, match="'note': unknown trigger"):
+        ims = imageseries.open(folder / "ims.yml", "image-files")
+    assert sorted(ims.metadata) == ["omega", "panel"]
+    np.testing.assert_array_equal(ims.metadata["omega"], OMEGA[:3])
+    np.testing.assert_array_equal(np.stack(list(ims)), FRAMES[:3])

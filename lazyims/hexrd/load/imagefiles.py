@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 from ... import api
 from . import LazyAdapter, yaml_source
+from .metadata import yaml_without_unknown_triggers
 
 
 class ImageFilesImageSeriesAdapter(LazyAdapter):
@@ -19,7 +21,10 @@ class ImageFilesImageSeriesAdapter(LazyAdapter):
 
     def __init__(self, fname: str | os.PathLike):
         self._fname = fname
-        self._set_series(api.open(yaml_source(fname), "image-files"))
+        # HEXRD drops metadata with an unknown '! command'; lazyims.open refuses the YAML
+        text = yaml_without_unknown_triggers(yaml_source(fname), ("image-files", "directory"))
+        source = yaml_source(fname) if text is None else io.StringIO(text)
+        self._set_series(api.open(source, "image-files"))
 
     @property
     def fname(self) -> str | os.PathLike:
