@@ -141,6 +141,9 @@ def _band_percentile(
     path = _band_file(spill, band)
     values = np.fromfile(path, dtype=np.dtype(dtype), count=int(np.prod(shape))).reshape(shape)
     os.remove(path)
-    if not any(os.scandir(spill)):
-        shutil.rmtree(spill, ignore_errors=True)
+    try:
+        if not any(os.scandir(spill)):
+            shutil.rmtree(spill, ignore_errors=True)
+    except FileNotFoundError:  # another band's task, in another thread, removed it first
+        pass
     return percentile_of(values, pct)
