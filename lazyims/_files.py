@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -89,11 +90,26 @@ def temporary_name(final: Path, suffix: str = "part") -> Path:
     return final.with_name(f".{name}.{tag}.{suffix}")
 
 
+def check_name_length(final: Path) -> None:
+    """A name longer than the file system allows is refused before any work is done."""
+    try:
+        limit = os.pathconf(final.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(os.fsencode(final.name)) > limit:
+        raise WriteError(
+            f"cannot write: the file name is too long for the file system "
+            f"({len(os.fsencode(final.name))} bytes, at most {limit})",
+            final,
+        )
+
+
 def check_target(final: Path, sources: Iterable[str | os.PathLike]) -> None:
     """What every writer checks before creating anything: not a source, a folder that exists."""
     check_not_a_source(final, sources)
     if not final.parent.is_dir():
         raise WriteError("the folder to write into does not exist", final)
+    check_name_length(final)
     if final.is_dir():
         raise WriteError("a folder is in the way of the file to write", final)
 
@@ -115,17 +131,18 @@ def atomic_output(path: str | os.PathLike, sources: Iterable[str] = ()) -> Itera
         yield tmp
         os.replace(tmp, final)
     except LazyImsError:
-        _remove(tmp)
+        remove_quietly(tmp)
         raise
     except OSError as exc:  # the file system's: the readers report theirs as LazyImsError
-        _remove(tmp)
+        remove_quietly(tmp)
         raise write_error(exc, final, tmp) from None
     except BaseException:
-        _remove(tmp)
+        remove_quietly(tmp)
         raise
 
 
-def _remove(tmp: Path) -> None:
+def remove_quietly(tmp: Path) -> None:
+    """Remove a temporary file if it is there; a failure to do so is not the user's error."""
     try:
         tmp.unlink(missing_ok=True)
     except OSError:
@@ -152,6 +169,7 @@ def atomic_folder(
     check_not_a_source(final, sources)
     if not final.parent.is_dir():
         raise WriteError("the folder to write into does not exist", final)
+    check_name_length(final)
     if final.exists() and not (final.is_dir() and replaceable(final)):
         raise WriteError(f"something that is not a {kind} is in the way; remove it first", final)
     tmp = temporary_name(final)
@@ -169,11 +187,24 @@ def atomic_folder(
         else:
             os.replace(tmp, final)
     except LazyImsError:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_folder(tmp)
         raise
     except OSError as exc:  # the file system's: the readers report theirs as LazyImsError
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_folder(tmp)
         raise write_error(exc, final, tmp) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_folder(tmp)
         raise
+
+
+def _remove_folder(tmp: Path, attempts: int = 20) -> None:
+    """Remove a failed write's temporary folder.
+
+    After one block fails, blocks already running on other threads or workers may
+    still create files in it for a moment: remove it until it stays gone.
+    """
+    for _ in range(attempts):
+        shutil.rmtree(tmp, ignore_errors=True)
+        time.sleep(0.05)
+        if not os.path.lexists(tmp):
+            return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,3 +74,90 @@ def missing_filters(dataset: h5py.Dataset) -> list[str]:
             label = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
             missing.append(f"{label or 'filter'} (id {code})")
     return missing
+
+
+class GuardedFile:
+    """A new file that HDF5 writes through (h5py's file-object driver) without ever seeing
+    a failed write.
+
+    When the file system refuses a write (disk full, quota, I/O error), HDF5 left to
+    itself reports it from deep inside a write, and freeing the objects of that failed
+    write can crash the process (a segmentation fault). Here the first failure is kept
+    and later writes are dropped, so HDF5 goes on and closes cleanly; the writer then
+    calls :meth:`check`, which raises the kept error (the file is thrown away).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        # unbuffered: a buffer would report a failed write later, from seek() or read()
+        self._fh = open(path, "w+b", buffering=0)  # noqa: SIM115 - closed by close()
+        self.error: OSError | None = None
+
+    def check(self) -> None:
+        """Raise the first write error, if there was one."""
+        if self.error is not None:
+            raise self.error
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while self.error is None and done < len(view):
+            try:
+                written = self._fh.write(view[done:])
+            except OSError as exc:
+                self.error = exc
+                break
+            if not written:
+                self.error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            done += written or 0
+        if done < len(view):  # keep HDF5's idea of the file's end right
+            self._fh.seek(len(view) - done, os.SEEK_CUR)
+        return len(view)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self._fh.flush()
+            except OSError as exc:
+                self.error = exc
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.error is None:
+            try:
+                return self._fh.truncate(size)
+            except OSError as exc:
+                self.error = exc
+        return size if size is not None else self._fh.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        return self._fh.read(size)
+
+    def readinto(self, buffer) -> int:
+        return self._fh.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def close(self) -> None:
+        try:
+            self._fh.close()
+        except OSError as exc:
+            self.error = self.error or exc
+
+
+@contextmanager
+def create_h5(path: str | os.PathLike) -> Iterator[tuple[h5py.File, GuardedFile]]:
+    """A new HDF5 file at ``path`` written through a :class:`GuardedFile`.
+
+    Raises the first write error once the file is closed; writers call
+    ``guard.check()`` between blocks to stop early.
+    """
+    guard = GuardedFile(path)
+    try:
+        with h5py.File(guard, "w") as f:
+            yield f, guard
+    finally:
+        guard.close()
+    guard.check()

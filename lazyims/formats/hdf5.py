@@ -18,7 +18,7 @@ from .._files import atomic_output
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, todense
-from ._h5 import missing_filters, open_h5
+from ._h5 import create_h5, missing_filters, open_h5
 from ._h5chunks import read_fast
 from ._registry import Format, register
 from .base import FrameReader, frames_per_chunk_for, series_from_reader
@@ -208,23 +208,23 @@ def write_hdf5(
         filters = {"shuffle": bool(shuffle)}
         if gzip > 0:
             filters.update(compression="gzip", compression_opts=int(gzip))
-    with atomic_output(fname, series.files) as tmp:
-        with h5py.File(tmp, "w") as f:
-            group = f.require_group(path)
-            dset = group.create_dataset(
-                dataname,
-                shape=series.shape,
-                dtype=series.dtype,
-                chunks=(1, chunk_rows, cols),
-                **filters,
-            )
-            for key, value in attrs.items():
-                group.attrs[key] = value
+    with atomic_output(fname, series.files) as tmp, create_h5(tmp) as (f, guard):
+        group = f.require_group(path)
+        dset = group.create_dataset(
+            dataname,
+            shape=series.shape,
+            dtype=series.dtype,
+            chunks=(1, chunk_rows, cols),
+            **filters,
+        )
+        for key, value in attrs.items():
+            group.attrs[key] = value
 
-            def write_block(start: int, block: Any) -> None:
-                dset[start : start + block.shape[0]] = todense(block)
+        def write_block(start: int, block: Any) -> None:
+            guard.check()  # stop at the first failed write (disk full...)
+            dset[start : start + block.shape[0]] = todense(block)
 
-            stream_blocks(series.to_dask(sparse=None), write_block)
+        stream_blocks(series.to_dask(sparse=None), write_block)
 
 
 register(

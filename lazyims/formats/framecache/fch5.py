@@ -24,7 +24,7 @@ from ..._files import atomic_output
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
-from .._h5 import h5_file, missing_filters, open_h5
+from .._h5 import create_h5, h5_file, missing_filters, open_h5
 from ..base import FrameReader
 from ._common import (
     DensityWarningCounter,
@@ -272,10 +272,14 @@ def write_fch5(series: ImageSeries, fname: str, threshold: Any, path: str | None
     if path is not None and (not isinstance(path, str) or not path.strip("/")):
         raise OptionError(f"path must name a group, not {path!r}", fname)
     density = DensityWarningCounter(series.frame_shape, fname)
-    with atomic_output(fname, series.files) as tmp:
-        with h5py.File(tmp, "w") as f:
-            group = f.require_group(path) if path else f
-            writer = Fch5Writer(group, series, density)
-            _write_metadata(group.create_group("metadata"), metadata)
-            stream_blocks(kept_pixels(series, threshold), writer.add_frames)
+    with atomic_output(fname, series.files) as tmp, create_h5(tmp) as (f, guard):
+        group = f.require_group(path) if path else f
+        writer = Fch5Writer(group, series, density)
+        _write_metadata(group.create_group("metadata"), metadata)
+
+        def add_frames(first: int, block: Any) -> None:
+            guard.check()  # stop at the first failed write (disk full...)
+            writer.add_frames(first, block)
+
+        stream_blocks(kept_pixels(series, threshold), add_frames)
     density.warn()

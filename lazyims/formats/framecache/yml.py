@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..._files import check_not_a_source, check_target, temporary_name, write_error
+from ..._files import (
+    check_not_a_source,
+    check_target,
+    remove_quietly,
+    temporary_name,
+    write_error,
+)
 from ..._yaml import load_yaml, resolve_relative, yaml_metadata
 from ...errors import FileContentError, LazyImsError, MetadataError
 from ...series import ImageSeries
@@ -189,7 +195,7 @@ def write_yml(series: ImageSeries, fname: str, threshold: Any) -> None:
         os.replace(parts[final], final)  # the switch: from here on readers see the new set
     except BaseException as exc:
         for path in (*parts.values(), *placed):
-            path.unlink(missing_ok=True)
+            remove_quietly(path)
         if isinstance(exc, OSError) and not isinstance(exc, LazyImsError):
             raise write_error(exc, final) from None
         raise
