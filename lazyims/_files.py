@@ -208,3 +208,33 @@ def _remove_folder(tmp: Path, attempts: int = 20) -> None:
         time.sleep(0.05)
         if not os.path.lexists(tmp):
             return
+
+
+# -- reading: a file is what it was when the series was opened -------------------------
+def file_stamp(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(inode, size, mtime in ns) of ``path``, taken at open and checked at every read."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def check_stamp(path: str | os.PathLike, stamp: tuple) -> None:
+    """Raise when ``path`` was replaced or changed since ``stamp`` was taken at open.
+
+    A file replaced or rewritten after open could give other frames, another shape
+    or another dtype than the series says; a read gives an error instead. One
+    ``os.stat`` per chunk read: nothing per pixel.
+    """
+    if not stamp:
+        return
+    from .errors import FileContentError, MissingFileError
+
+    try:
+        now = file_stamp(path)
+    except FileNotFoundError:
+        raise MissingFileError("the file is gone since the series was opened", path) from None
+    except OSError as exc:
+        raise FileContentError(f"cannot read the file ({exc.strerror})", path) from None
+    if now != tuple(stamp):
+        raise FileContentError(
+            "the file was replaced or changed since the series was opened; open it again", path
+        )

@@ -78,6 +78,10 @@ def _first_frames(series: ImageSeries, nframes: Any) -> tuple[ImageSeries, int]:
     if not isinstance(nframes, numbers.Integral) or isinstance(nframes, bool) or nframes < 0:
         raise OptionError(f"nframes must be an integer >= 0, not {nframes!r}")
     n = series.nframes if nframes == 0 else builtins.min(int(nframes), series.nframes)
+    if n == 0:
+        raise ProcessingError(
+            "a statistic over frames needs at least one frame; the series has none"
+        )
     # Indexing narrows what a series opened from files reads: only these frames.
     return series[:n], n
 
@@ -398,6 +402,8 @@ def _percentile_of_pieces(pieces: list[Any], pct: float) -> np.ndarray:
         return _integer_percentile(_by_pixel(pieces), pct).astype(np.float32)
     # The stacked array is our own copy, so the percentile may partition it in place.
     stacked = np.concatenate(pieces, axis=0)
+    if pct == 50:  # numpy's median (the mean of the middle two), bit for bit, float16 too
+        return np.median(stacked, axis=0, overwrite_input=True).astype(np.float32)
     return np.percentile(stacked, pct, axis=0, overwrite_input=True).astype(np.float32)
 
 

@@ -406,7 +406,10 @@ def test_written_caches_match_hexrds_golden_files(tmp_path, golden, expected):
     # dtypes and the fch5 datasets, string types and filters are those HEXRD wrote.
     ims = lazyims.open(golden("fc.npz"))
     ims.to_framecache(tmp_path / "again.npz", threshold=20)
-    ims.to_framecache(tmp_path / "again.fch5", threshold=20)
+    ims.to_framecache(tmp_path / "again.fch5", threshold=20, checksum=False)
+    ims.to_framecache(tmp_path / "summed.fch5", threshold=20)  # default: fletcher32 added
+    with h5py.File(tmp_path / "summed.fch5") as f:
+        assert _h5_layout(f)["data"][-1] == [32001, h5py.h5z.FILTER_FLETCHER32]
     with np.load(golden("fc.npz")) as theirs, np.load(tmp_path / "again.npz") as ours:
         assert sorted(theirs.files) == sorted(ours.files)
         for key in theirs.files:

@@ -10,6 +10,8 @@ with numpy, so several threads decode at the same time.
 
 Anything else (other filters, unallocated chunks, contiguous datasets, odd dtypes)
 is left to h5py: :func:`read_fast` returns None, or reads that chunk through h5py.
+A stored chunk that does not decode to exactly its size (or fails zlib's adler32
+check) raises :class:`DamagedChunk`: never a fallback that fills it.
 """
 
 from __future__ import annotations
@@ -113,6 +115,14 @@ def _inflate(raw: bytes, nbytes: int):
     return decompressor.inflate(bytes(raw), nbytes)
 
 
+class DamagedChunk(RuntimeError):
+    """A stored chunk that does not decode to exactly the chunk's size.
+
+    Raised, never filled in: HDF5 itself would hand back such a chunk padded with
+    zeros or garbage.
+    """
+
+
 _SHUFFLE = h5py.h5z.FILTER_SHUFFLE
 _DEFLATE = h5py.h5z.FILTER_DEFLATE
 
@@ -188,11 +198,11 @@ def _read_chunk(dset: h5py.Dataset, origin: tuple[int, ...], filters: tuple[int,
         if code == _DEFLATE:
             data = _inflate(data, nbytes)
             if data is None:
-                return None  # damaged chunk: h5py reads it again and reports HDF5's error
+                raise DamagedChunk(f"the chunk at {origin} does not inflate to {nbytes} bytes")
         else:
             data = unshuffle(data, dtype.itemsize, dest if last else None)
     if len(data) != nbytes:
-        return None
+        raise DamagedChunk(f"the chunk at {origin} holds {len(data)} bytes, not {nbytes}")
     if dest is None:
         chunk = np.frombuffer(data, dtype=dtype).reshape(dset.chunks)
         # Inflated last, the bytes may be this thread's reused buffer: copy them.

@@ -14,7 +14,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .._files import atomic_output
+from .._files import atomic_output, check_stamp, file_stamp
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, todense
@@ -31,12 +31,22 @@ class HDF5Frames(FrameReader):
     path: str
     dataset: str
     two_d: bool = False
+    #: (inode, size, mtime) of the file and (shape, dtype) of the dataset at open
+    stamp: tuple = ()
+    layout: tuple = ()
 
     def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
         # The file is opened per read (per dask chunk): that costs ~0.1 ms, against
         # tens of ms to decode a frame, so no cache of open files is kept.
+        check_stamp(self.path, self.stamp)
         with open_h5(self.path) as f:
-            dset = f[self.dataset]
+            dset = f.get(self.dataset)
+            if not isinstance(dset, h5py.Dataset) or (
+                self.layout and (dset.shape, dset.dtype.str) != self.layout
+            ):
+                raise FileContentError(
+                    f"dataset {self.dataset!r} changed since the series was opened", self.path
+                )
             selection = (rows, cols) if self.two_d else (slice(start, stop), rows, cols)
             try:
                 # gzip/shuffle chunks decode outside HDF5's lock, in parallel; else h5py reads.
@@ -93,7 +103,8 @@ def open_hdf5(
         Frames per dask chunk; by default a whole number of the file's chunk frames
         making chunks of about 32 MiB.
     """
-    fname = os.fspath(source)
+    fname = os.path.abspath(os.fspath(source))  # workers may run in another folder
+    stamp = file_stamp(fname) if os.path.isfile(fname) else ()
     with open_h5(fname) as f:
         group_path = path if path is not None else _find_group(f, dataname)
         group = f.get(group_path)
@@ -121,12 +132,13 @@ def open_hdf5(
         dtype = dset.dtype
         metadata = dict(group.attrs)
         dataset_name = dset.name
+        layout = (dset.shape, dset.dtype.str)
     if nframes == 0:
         raise FileContentError(f"dataset {dataset_name!r} has no frames", fname)
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, chunk_frames)
     return series_from_reader(
-        HDF5Frames(path=fname, dataset=dataset_name, two_d=two_d),
+        HDF5Frames(fname, dataset_name, two_d, stamp, layout),
         nframes=nframes,
         frame_shape=frame_shape,
         dtype=dtype,
@@ -171,6 +183,7 @@ def write_hdf5(
     gzip: int = 1,
     chunk_rows: int = 0,
     compression: Any = None,
+    checksum: bool = True,
 ) -> None:
     """Write ``series`` to a new HDF5 file in HEXRD's layout, chunk by chunk.
 
@@ -193,6 +206,10 @@ def write_hdf5(
     compression
         An h5py filter mapping (such as ``hdf5plugin.Blosc(cname="zstd")``) used
         instead of gzip and shuffle.
+    checksum
+        Make every chunk carry a checksum, so damaged chunks are an error when read:
+        gzip chunks carry zlib's own (adler32); otherwise (``gzip=0``, other
+        ``compression``) HDF5's fletcher32 filter is added.
     """
     if not isinstance(gzip, (int, np.integer)) or isinstance(gzip, bool) or not 0 <= gzip <= 9:
         raise OptionError(f"gzip must be an integer from 0 to 9, not {gzip!r}", fname)
@@ -208,6 +225,8 @@ def write_hdf5(
         filters = {"shuffle": bool(shuffle)}
         if gzip > 0:
             filters.update(compression="gzip", compression_opts=int(gzip))
+    if checksum and filters.get("compression") != "gzip":
+        filters["fletcher32"] = True
     with atomic_output(fname, series.files) as tmp, create_h5(tmp) as (f, guard):
         group = f.require_group(path)
         dset = group.create_dataset(

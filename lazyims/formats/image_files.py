@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import check_stamp, file_stamp
 from .._yaml import load_yaml, resolve_relative, yaml_keys, yaml_metadata
 from ..errors import FileContentError, LazyImsError, MetadataError, MissingFileError, OptionError
 from ..series import ImageSeries
@@ -259,6 +260,7 @@ class ImageFileFrames(FrameReader):
     frame_shape: tuple[int, int]
     file_dtype: str
     dtype: str
+    stamps: tuple = ()  # (inode, size, mtime) of every file at open
 
     def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
         out = np.empty((stop - start, rows.stop - rows.start, cols.stop - cols.start), self.dtype)
@@ -268,6 +270,8 @@ class ImageFileFrames(FrameReader):
             index = self.empty_frames + k - self.starts[i]
             if not os.path.isfile(path):
                 raise MissingFileError("the image file is gone", path)
+            if self.stamps:
+                check_stamp(path, self.stamps[i])
             try:
                 frame = _read_file_frame(
                     path,
@@ -480,6 +484,7 @@ def open_image_files(source: str | os.PathLike | io.TextIOBase) -> ImageSeries:
         frame_shape=info.shape,
         file_dtype=info.file_dtype.str,
         dtype=out_dtype.str,
+        stamps=tuple(file_stamp(p) for p in paths),
     )
     return series_from_reader(
         reader,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._files import check_stamp, file_stamp
 from .._yaml import load_yaml, resolve_relative, yaml_keys
 from ..errors import FileContentError, MissingFileError, OptionError
 from ..series import ImageSeries
@@ -80,6 +81,7 @@ class RawFrames(FrameReader):
     skip: int
     frame_shape: tuple[int, int]
     dtype: str
+    stamp: tuple = ()  # (inode, size, mtime) at open
 
     def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
         dtype = np.dtype(self.dtype)
@@ -89,6 +91,7 @@ class RawFrames(FrameReader):
         out = np.empty(shape, dtype.newbyteorder("="))  # frames in the machine's byte order
         row_bytes = ncols * dtype.itemsize
         count = (rows.stop - rows.start) * ncols
+        check_stamp(self.path, self.stamp)
         for k in range(start, stop):
             offset = self.skip + k * frame_bytes + rows.start * row_bytes
             try:
@@ -145,7 +148,7 @@ def open_raw_image(
         )
     if nframes == 0:
         raise FileContentError("the file holds no frame after the skipped bytes", path)
-    reader = RawFrames(os.path.abspath(path), skip, shape, dtype.str)
+    reader = RawFrames(os.path.abspath(path), skip, shape, dtype.str, file_stamp(path))
     return series_from_reader(
         reader,
         nframes=int(nframes),

@@ -36,7 +36,7 @@ import dask
 import numpy as np
 
 from .. import _progress
-from .._files import atomic_folder
+from .._files import atomic_folder, check_stamp, file_stamp
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError, WriteError
 from ..series import ImageSeries, todense
@@ -111,11 +111,25 @@ class ZarrFrames(FrameReader):
     store: Any
     array_path: str = ""
     two_d: bool = False
+    #: (inode, size, mtime) of the array's metadata file, (shape, dtype) at open
+    stamp: tuple = ()
+    layout: tuple = ()
 
     def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
         import zarr
 
-        array = zarr.open_array(self.store, path=self.array_path, mode="r")
+        if self.stamp:
+            check_stamp(_metadata_file(self.store, self.array_path), self.stamp)
+        try:
+            array = zarr.open_array(self.store, path=self.array_path, mode="r")
+        except Exception as exc:  # noqa: BLE001 - zarr raises many types
+            raise FileContentError(
+                f"the zarr array is gone or damaged ({type(exc).__name__}: {exc})", self._name()
+            ) from None
+        if self.layout and (tuple(array.shape), np.dtype(array.dtype).str) != self.layout:
+            raise FileContentError(
+                "the zarr array changed shape or dtype since the series was opened", self._name()
+            )
         try:
             if self.two_d:
                 return array[rows, cols][np.newaxis]
@@ -136,6 +150,13 @@ class ZarrFrames(FrameReader):
 FRAMES = "frames"
 #: xarray's attributes of a variable, which are not metadata.
 _XARRAY_KEYS = ("coordinates", "_FillValue", "_ARRAY_DIMENSIONS")
+
+
+def _metadata_file(store: str, array_path: str) -> str:
+    """The file holding the array's metadata (zarr v3 ``zarr.json``, v2 ``.zarray``)."""
+    folder = os.path.join(store, *[p for p in array_path.split("/") if p])
+    v3 = os.path.join(folder, "zarr.json")
+    return v3 if os.path.exists(v3) else os.path.join(folder, ".zarray")
 
 
 def _find_array(group: Any, name: str) -> str:
@@ -232,8 +253,15 @@ def open_zarr(
         metadata = attributes_to_metadata(node.attrs.asdict())
     else:
         metadata = _group_metadata(group, node, nframes)
+    stamp = ()
+    if isinstance(store, str) and not _is_url(store):
+        try:
+            stamp = file_stamp(_metadata_file(store, array_path))
+        except OSError:
+            stamp = ()
+    layout = (tuple(node.shape), dtype.str)
     return series_from_reader(
-        ZarrFrames(store=store, array_path=array_path, two_d=two_d),
+        ZarrFrames(store, array_path, two_d, stamp, layout),
         nframes=nframes,
         frame_shape=frame_shape,
         dtype=dtype,
@@ -285,6 +313,7 @@ def write_zarr(
     chunks: tuple[int, int, int] | None = None,
     shards: tuple[int, int, int] | None = None,
     compressors: Any = "auto",
+    checksum: bool = True,
 ) -> None:
     """Write ``series`` as a zarr v3 store, block by block, in parallel.
 
@@ -309,6 +338,9 @@ def write_zarr(
         put many chunks in one stored object; default no sharding.
     compressors
         zarr's ``compressors`` (default zarr's: zstd).
+    checksum
+        Add a crc32c checksum to every chunk of the frames (zarr's ``crc32c``
+        codec, after the compressors), so damaged chunks are an error when read.
 
     Notes
     -----
@@ -339,6 +371,8 @@ def write_zarr(
     unit = (shards or chunks)[0]
     per_block = frames_per_chunk_for(series.frame_shape, series.dtype, unit)
     data = series.dense().data.rechunk((per_block, -1, -1))
+    if checksum:
+        compressors = _with_checksum(compressors)
 
     def create(target: Any) -> None:
         try:
@@ -406,6 +440,21 @@ def _omega_coordinates(metadata: Mapping[str, Any], nframes: int, where: Any) ->
         "omega_stop": omega[:, 1],
         "omega_middle": omega.mean(axis=1),
     }
+
+
+def _with_checksum(compressors: Any) -> list:
+    """``compressors`` (zarr's default zstd for "auto") followed by a crc32c checksum."""
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    if isinstance(compressors, str) and compressors == "auto":
+        compressors = [ZstdCodec(level=0)]
+    elif compressors is None:
+        compressors = []
+    elif not isinstance(compressors, (list, tuple)):
+        compressors = [compressors]
+    if any(isinstance(c, Crc32cCodec) for c in compressors):
+        return list(compressors)
+    return [*compressors, Crc32cCodec()]
 
 
 def _is_url(name: str) -> bool:

@@ -68,7 +68,7 @@ def open_framecache(
         A series with ``sparse.COO`` chunks (fill value 0); ``compute()`` gives
         dense numpy and ``.dense()`` dense chunks.
     """
-    fname = os.fspath(source)
+    fname = os.path.abspath(os.fspath(source))  # workers may run in another folder
     if not os.path.isfile(fname):
         raise MissingFileError("no such file", fname)
     style = _style_of_file(fname) if style is None else style
@@ -88,6 +88,7 @@ def write_framecache(
     threshold: float,
     style: str | None = None,
     path: str | None = None,
+    checksum: bool = True,
 ) -> None:
     """Write ``series`` as a frame-cache, keeping pixels strictly greater than ``threshold``.
 
@@ -111,6 +112,9 @@ def write_framecache(
         ``.yml``/``.yaml`` give yml, anything else npz.
     path
         fch5 only: the group to write the frame-cache into.
+    checksum
+        fch5 only: a fletcher32 checksum on every HDF5 chunk, so damaged chunks are
+        an error when read (npz and yml always carry the zip format's CRC-32).
     """
     fname = os.fspath(fname)
     if style is None:
@@ -121,7 +125,7 @@ def write_framecache(
     if style == "npz":
         write_npz(series, fname, threshold)
     elif style == "fch5":
-        write_fch5(series, fname, threshold, path)
+        write_fch5(series, fname, threshold, path, checksum)
     else:
         write_yml(series, fname, threshold)
 

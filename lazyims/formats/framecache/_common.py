@@ -169,7 +169,20 @@ def stored_pixels(
         return empty, empty, empty, np.zeros(0, dtype)
     row = np.concatenate([f[0] for f in frames])
     col = np.concatenate([f[1] for f in frames])
-    data = np.concatenate([f[2] for f in frames]).astype(dtype, copy=False)
+    data = np.concatenate([f[2] for f in frames])
+    where = f"frames {first_frame}-{first_frame + len(frames) - 1}"
+    if row.dtype.kind not in "iu" or col.dtype.kind not in "iu":
+        raise FileContentError(
+            f"{where}: rows and columns are {row.dtype}/{col.dtype}, not integers", path
+        )
+    if data.dtype != dtype and data.size and not values_fit(data, dtype):
+        # a cast would wrap or cut them: other pixel values than stored
+        raise FileContentError(
+            f"{where}: values of type {data.dtype} (from {data.min()} to {data.max()}) "
+            f"do not fit the cache's dtype {dtype}",
+            path,
+        )
+    data = data.astype(dtype, copy=False)
     frame = np.repeat(np.arange(len(frames), dtype=np.intp), lengths)
     if row.size:
         outside = (row >= nrows) | (col >= ncols)
@@ -322,6 +335,27 @@ class StoredPixelsReader:
         )
         shape = (rows.stop - rows.start, cols.stop - cols.start)
         return reduce_stored_pixels(op, frame, row, col, data, stop - start, shape)
+
+
+def values_fit(values: np.ndarray, dtype: np.dtype) -> bool:
+    """True when casting ``values`` to ``dtype`` keeps every value (NaN stays NaN)."""
+    if values.dtype == dtype or np.can_cast(values.dtype, dtype, "safe"):
+        return True
+    if values.dtype.kind not in "biuf":
+        return False
+    if dtype.kind in "iu":
+        if values.dtype.kind == "f" and not (
+            np.isfinite(values).all() and (np.floor(values) == values).all()
+        ):
+            return False
+        info = np.iinfo(dtype)
+        return bool(info.min <= values.min() and values.max() <= info.max)
+    if dtype.kind == "f":
+        finite = np.isfinite(values) if values.dtype.kind == "f" else True
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = values.astype(dtype)
+        return bool((np.isfinite(cast) == finite).all())
+    return dtype.kind == "b" and bool(((values == 0) | (values == 1)).all())
 
 
 def canonical_coo(coords: np.ndarray, data: np.ndarray, shape: tuple[int, ...]) -> sparse.COO:

@@ -20,7 +20,7 @@ import hdf5plugin
 import numpy as np
 import sparse
 
-from ..._files import atomic_output
+from ..._files import atomic_output, check_stamp, file_stamp
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
@@ -72,9 +72,11 @@ class Fch5Frames(StoredPixelsReader, FrameReader):
     group: str
     frame_shape: tuple[int, int]
     dtype: str
+    stamp: tuple = ()  # (inode, size, mtime) at open
 
     def read_stored(self, start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
         """(row, col, data) of frames ``start:stop`` as stored."""
+        check_stamp(self.path, self.stamp)
         with open_h5(self.path) as f:
             g = f[self.group]
             try:
@@ -150,6 +152,7 @@ def open_fch5(
     fname: str, path: str | None = None, frames_per_chunk: int | None = None
 ) -> ImageSeries:
     """Open an fch5 frame-cache (in group ``path``, default the root): header and metadata only."""
+    stamp = file_stamp(fname)
     with open_h5(fname) as f:
         group_name = path or _find_cache_group(f)
         g = f.get(group_name)
@@ -194,7 +197,7 @@ def open_fch5(
         meta = g.get("metadata")
         metadata = _read_metadata(meta) if isinstance(meta, h5py.Group) else {}
         group_name = g.name
-    reader = Fch5Frames(path=fname, group=group_name, frame_shape=shape, dtype=dtype.str)
+    reader = Fch5Frames(fname, group_name, shape, dtype.str, stamp)
     source = fname if group_name == "/" else f"{fname}:{group_name}"
     return framecache_series(reader, nframes, shape, dtype, frames_per_chunk, metadata, source)
 
@@ -213,14 +216,22 @@ def _write_metadata(group: h5py.Group, metadata: dict[str, Any]) -> None:
 class Fch5Writer:
     """Appends frames to the resizable data/indices datasets of a new fch5 group."""
 
-    def __init__(self, group: h5py.Group, series: ImageSeries, density: DensityWarningCounter):
+    def __init__(
+        self,
+        group: h5py.Group,
+        series: ImageSeries,
+        density: DensityWarningCounter,
+        checksum: bool = True,
+    ):
         group.file.attrs[VERSION_ATTR] = VERSION
         if group.name != "/":
             group.attrs[VERSION_ATTR] = VERSION
         group.create_dataset("shape", data=np.array(series.frame_shape, dtype=np.int64))
         group.create_dataset("nframes", data=np.int64(series.nframes))
         group.create_dataset("dtype", data=str(series.dtype), dtype=h5py.string_dtype("ascii"))
-        filters = compression()
+        filters = dict(compression())
+        if checksum:  # Blosc has no checksum of its own: HDF5's fletcher32 per chunk
+            filters["fletcher32"] = True
         self._data = group.create_dataset(
             "data",
             shape=(0, 1),
@@ -265,7 +276,13 @@ class Fch5Writer:
         self._frame_ids[2 * first : 2 * first + len(ids)] = np.array(ids, dtype=np.uint64)
 
 
-def write_fch5(series: ImageSeries, fname: str, threshold: Any, path: str | None = None) -> None:
+def write_fch5(
+    series: ImageSeries,
+    fname: str,
+    threshold: Any,
+    path: str | None = None,
+    checksum: bool = True,
+) -> None:
     """Write ``series`` as an fch5 frame-cache (in group ``path`` of a new file)."""
     check_writable(series, threshold, fname)
     metadata = check_metadata(series.metadata, fname, reserved=False, nested=True)
@@ -274,7 +291,7 @@ def write_fch5(series: ImageSeries, fname: str, threshold: Any, path: str | None
     density = DensityWarningCounter(series.frame_shape, fname)
     with atomic_output(fname, series.files) as tmp, create_h5(tmp) as (f, guard):
         group = f.require_group(path) if path else f
-        writer = Fch5Writer(group, series, density)
+        writer = Fch5Writer(group, series, density, checksum)
         _write_metadata(group.create_group("metadata"), metadata)
 
         def add_frames(first: int, block: Any) -> None:

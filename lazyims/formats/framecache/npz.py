@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - a dependency, but keep reading without
     _libdeflate = None
     _DEFLATE_ERRORS = ()
 
-from ..._files import atomic_output
+from ..._files import atomic_output, check_stamp, file_stamp
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
 from ...series import ImageSeries
@@ -326,9 +326,11 @@ class NpzFrames(StoredPixelsReader, FrameReader):
     path: str
     frame_shape: tuple[int, int]
     dtype: str
+    stamp: tuple = ()  # (inode, size, mtime) at open
 
     def read_stored(self, start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
         """(row, col, data) of frames ``start:stop`` as stored."""
+        check_stamp(self.path, self.stamp)
         index = zip_index(self.path)
         members = []
         for i in range(start, stop):
@@ -405,7 +407,7 @@ def series_from_npz(
     files: tuple[str, ...] = (),
 ) -> ImageSeries:
     """The lazy series of the frames stored in npz ``fname`` (npz and yml styles)."""
-    reader = NpzFrames(path=fname, frame_shape=shape, dtype=dtype.str)
+    reader = NpzFrames(fname, shape, dtype.str, file_stamp(fname))
     return framecache_series(
         reader, nframes, shape, dtype, frames_per_chunk, metadata, source or fname, files or None
     )

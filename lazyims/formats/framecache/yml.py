@@ -59,7 +59,7 @@ def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
     missing = [k for k in ("file", "dtype", "nframes", "shape") if k not in data]
     if missing:
         raise FileContentError(f"'data' has no {', '.join(missing)}", fname)
-    cache = os.fspath(resolve_relative(str(data["file"]), folder))
+    cache = os.path.abspath(resolve_relative(str(data["file"]), folder))
     shape = parse_shape(data["shape"], fname)
     nframes = parse_nframes(data["nframes"], fname)
     dtype = parse_dtype(data["dtype"], fname)
