@@ -238,3 +238,31 @@ def check_stamp(path: str | os.PathLike, stamp: tuple) -> None:
         raise FileContentError(
             "the file was replaced or changed since the series was opened; open it again", path
         )
+
+
+def check_regular_file(path: str | os.PathLike) -> None:
+    """Refuse anything but a regular file (after symlinks): a FIFO would block forever,
+    a device could be endless. A missing file is a MissingFileError."""
+    import stat
+
+    from .errors import FileContentError, MissingFileError
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise MissingFileError("no such file", path) from None
+    except OSError as exc:
+        raise FileContentError(f"cannot read the file ({exc.strerror})", path) from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, device or socket)"
+        raise FileContentError(f"{kind}: lazyims reads only regular files", path)
+
+
+def is_regular_file(path: str | os.PathLike) -> bool:
+    """True for a regular file (after symlinks), without opening it (for sniffing)."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False

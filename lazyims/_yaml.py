@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ._files import check_regular_file, is_regular_file
 from ._metadata import decode_value
 from .errors import FileContentError, MetadataError, MissingFileError
 
@@ -27,9 +28,11 @@ def load_yaml(source: str | os.PathLike | io.TextIOBase) -> tuple[dict[str, Any]
     """
     text, path = _text_of(source)
     try:
-        doc = yaml.safe_load(text)
+        doc = bounded_safe_load(text)
     except yaml.YAMLError as exc:
         raise FileContentError(yaml_error_text(exc), path) from None
+    except YamlTooLarge as exc:
+        raise FileContentError(str(exc), path) from None
     if not isinstance(doc, dict):
         raise FileContentError(
             f"the YAML must be a mapping of keys, not {type(doc).__name__}", path
@@ -55,21 +58,78 @@ def yaml_trouble(path: Path, limit: int = 65536) -> str | None:
     format recognised); None when it is not a small readable text file.
     """
     try:
-        if path.stat().st_size > limit:
+        if not is_regular_file(path) or path.stat().st_size > limit:
             return None
         text = path.read_text()
     except (OSError, UnicodeDecodeError):
         return None
     try:
-        doc = yaml.safe_load(text)
+        doc = bounded_safe_load(text)
     except yaml.YAMLError as exc:
         return yaml_error_text(exc)
+    except YamlTooLarge as exc:
+        return str(exc)
     if not isinstance(doc, dict):
         return f"the YAML is a {type(doc).__name__}, not a mapping of keys"
     return (
         f"no format knows the YAML's top-level keys ({', '.join(map(str, doc)) or 'none'}); "
         "check their spelling"
     )
+
+
+#: Limits of a YAML document: nesting depth, and nodes once aliases are expanded (a
+#: "billion laughs" file of a few hundred bytes expands to billions of nodes).
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 1_000_000
+
+
+class YamlTooLarge(Exception):
+    """A YAML document nests too deeply or expands to too many nodes."""
+
+
+def bounded_safe_load(text: str) -> Any:
+    """``yaml.safe_load`` of ``text``, refusing documents too deep or too large once
+    aliases are expanded, before anything is built from them."""
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise YamlTooLarge(f"the YAML nests deeper than {MAX_YAML_DEPTH} levels") from None
+        if node is None:
+            return None
+        _expanded_size(node, 0, {}, set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, depth: int, sizes: dict, open_nodes: set) -> int:
+    """Nodes under ``node`` with every alias expanded; raises YamlTooLarge past the limits."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if depth > MAX_YAML_DEPTH:
+        raise YamlTooLarge(f"the YAML nests deeper than {MAX_YAML_DEPTH} levels")
+    if key in open_nodes:
+        raise YamlTooLarge("the YAML refers to itself (a recursive alias)")
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    else:
+        children = []
+    open_nodes.add(key)
+    for child in children:
+        size += _expanded_size(child, depth + 1, sizes, open_nodes)
+        if size > MAX_YAML_NODES:
+            raise YamlTooLarge(
+                f"the YAML expands to more than {MAX_YAML_NODES} values (nested aliases?)"
+            )
+    open_nodes.discard(key)
+    sizes[key] = size
+    return size
 
 
 def is_text_stream(source: Any) -> bool:
@@ -86,6 +146,7 @@ def _text_of(source: Any) -> tuple[str, Path | None]:
             raise FileContentError("YAML text must be a text stream such as io.StringIO")
         return text, None
     path = Path(source)
+    check_regular_file(path)
     try:
         return path.read_text(), path
     except FileNotFoundError:
@@ -100,12 +161,12 @@ def yaml_keys(path: Any, limit: int = 65536) -> set[str]:
     is not one (for recognising a format)."""
     try:
         if isinstance(path, io.StringIO):
-            doc = yaml.safe_load(path.getvalue())
-        elif is_text_stream(path) or path.stat().st_size > limit:
+            doc = bounded_safe_load(path.getvalue())
+        elif is_text_stream(path) or not is_regular_file(path) or path.stat().st_size > limit:
             return set()
         else:
-            doc = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            doc = bounded_safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, YamlTooLarge):
         return set()
     return set(doc) if isinstance(doc, dict) else set()
 
@@ -164,6 +225,8 @@ def yaml_metadata(
             npy = resolve_relative(name, folder)
             if files is not None:
                 files.append(os.path.abspath(npy))
+            if npy.exists():
+                check_regular_file(npy)
             try:
                 out[key] = _scalar_if_0d(np.load(npy, allow_pickle=False))
             except FileNotFoundError:

@@ -128,6 +128,7 @@ def test_truncated_after_open(golden):
     ims = lazyims.open(yml)
     data = yml.with_name("raw.ge")
     data.write_bytes(data.read_bytes()[: 2048 + 2 * 48 * 64 * 2])
-    np.testing.assert_array_equal(ims[1].compute().shape, (48, 64))
-    with pytest.raises(FileContentError, match="raw.ge: frame 3 is cut short"):
-        ims[3].compute()
+    # the file changed since open: every read is an error, not what is left of it
+    for frame in (1, 3):
+        with pytest.raises(FileContentError, match="raw.ge: the file was replaced or changed"):
+            ims[frame].compute()

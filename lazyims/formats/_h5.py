@@ -10,7 +10,8 @@ from contextlib import contextmanager
 import h5py
 import hdf5plugin  # noqa: F401 - registers Blosc, LZ4, bitshuffle... so compressed data reads
 
-from ..errors import FileContentError, MissingFileError
+from .._files import check_regular_file
+from ..errors import FileContentError
 
 #: What HDF5 says when the file is already open in this process with file locking on.
 LOCK_CLASH = "file locking flag values don't match"
@@ -50,8 +51,7 @@ def h5_file(path: str | os.PathLike) -> h5py.File:
 @contextmanager
 def open_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
     """Open an HDF5 file read-only with :func:`h5_file`; a lazyims error if it cannot be."""
-    if not os.path.exists(path):
-        raise MissingFileError("no such file", path)
+    check_regular_file(path)
     try:
         f = h5_file(path)
     except OSError as exc:

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from .._files import check_regular_file
 from ..errors import FileContentError, FormatError, MissingFileError
 from .base import Format
 
@@ -131,6 +132,8 @@ def detect(source: Any) -> Format:
     path = Path(source)
     if not path.exists():
         raise MissingFileError("no such file or directory", path)
+    if not path.is_dir():
+        check_regular_file(path)  # sniffing a FIFO would block forever
     suffix = path.suffix.lower()
     by_extension = [f for f in _FORMATS.values() if suffix in f.extensions]
     others = [f for f in _FORMATS.values() if suffix not in f.extensions]

@@ -28,6 +28,7 @@ import numpy as np
 from .._lazyframes import LazyFrames
 from ..errors import OptionError
 from ..series import ImageSeries
+from ._limits import check_declared_size
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def series_from_reader(
         Whether the reader gives ``sparse.COO`` blocks.
     """
     files = tuple(reader.files()) if files is None else tuple(files)
+    check_declared_size(nframes, frame_shape, source or (files[0] if files else None))
     per_chunk = check_frames_per_chunk(frames_per_chunk, files[0] if files else source)
     lazy = LazyFrames.of(reader, nframes, frame_shape, dtype, per_chunk, sparse=sparse, name=format)
     source = source or (files[0] if files else None)

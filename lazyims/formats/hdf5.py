@@ -14,7 +14,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .._files import atomic_output, check_stamp, file_stamp
+from .._files import atomic_output, check_stamp, file_stamp, is_regular_file
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, todense
@@ -252,7 +252,7 @@ register(
         open=open_hdf5,
         write=write_hdf5,
         extensions=(".h5", ".hdf5", ".hdf", ".nxs"),
-        guess_can_open=lambda p: p.is_file() and h5py.is_hdf5(p),
+        guess_can_open=lambda p: is_regular_file(p) and h5py.is_hdf5(p),
         write_extensions=(".h5", ".hdf5"),
         description="frames in one HDF5 dataset, metadata in the group's attributes (HEXRD's)",
     )

@@ -124,7 +124,9 @@ def _tiff_dtype(info: dict[str, Any], path: str) -> np.dtype:
         raise FileContentError(
             f"TIFF with {bits!r} bits per pixel: only single-channel images", path
         )
-    kind = {1: "u", 2: "i", 3: "f"}.get(info.get("sampleFormat") or 1)
+    # No SampleFormat tag (as Pillow writes baseline TIFFs): fabio's TiffIO says 4
+    # ("undefined") and reads unsigned integers, as the TIFF standard's default is.
+    kind = {1: "u", 2: "i", 3: "f", 4: "u"}.get(info.get("sampleFormat") or 1)
     if kind is None or (kind == "f" and bits < 32):
         raise FileContentError(
             f"TIFF sample format {info.get('sampleFormat')!r} not supported", path
@@ -132,9 +134,56 @@ def _tiff_dtype(info: dict[str, Any], path: str) -> np.dtype:
     return np.dtype(f"{kind}{bits // 8}")
 
 
+#: The most images (IFDs) lazyims follows in one TIFF file.
+MAX_TIFF_IMAGES = 1_000_000
+
+
+def check_tiff_chain(path: str) -> None:
+    """Walk the chain of image directories (IFDs) of a classic TIFF before fabio does.
+
+    A damaged or hostile file whose chain loops (or points outside the file) would
+    make fabio's reader loop forever; here each directory is visited once, in
+    bounded steps, and a loop is an error. BigTIFF and other files are left to fabio.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8 or head[:2] not in (b"II", b"MM"):
+            return
+        order = "<" if head[:2] == b"II" else ">"
+        if struct.unpack(order + "H", head[2:4])[0] != 42:
+            return  # BigTIFF (43) or not a TIFF: fabio decides
+        offset = struct.unpack(order + "I", head[4:8])[0]
+        seen: set[int] = set()
+        while offset:
+            if offset in seen:
+                raise FileContentError(
+                    f"the TIFF's chain of images loops (image directory at byte {offset} "
+                    "is reached twice): the file is damaged",
+                    path,
+                )
+            if offset + 2 > size or len(seen) >= MAX_TIFF_IMAGES:
+                raise FileContentError(
+                    f"the TIFF's image directory at byte {offset} lies outside the file "
+                    f"({size} bytes) or there are too many images: the file is damaged",
+                    path,
+                )
+            seen.add(offset)
+            fh.seek(offset)
+            (count,) = struct.unpack(order + "H", fh.read(2))
+            fh.seek(offset + 2 + 12 * count)
+            link = fh.read(4)
+            if len(link) < 4:
+                raise FileContentError(
+                    f"the TIFF's image directory at byte {offset} is cut short", path
+                )
+            offset = struct.unpack(order + "I", link)[0]
+
+
 def _probe_tiff(path: str) -> FileInfo:
     from fabio.TiffIO import TiffIO
 
+    check_tiff_chain(path)
     try:
         tiff = TiffIO(path)
         try:

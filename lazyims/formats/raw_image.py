@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._files import check_stamp, file_stamp
+from .._files import check_regular_file, check_stamp, file_stamp
 from .._yaml import load_yaml, resolve_relative, yaml_keys
 from ..errors import FileContentError, MissingFileError, OptionError
 from ..series import ImageSeries
@@ -66,7 +66,7 @@ def _shape(value: object, where: object) -> tuple[int, int]:
         rows, cols = (int(w) for w in words)
         if isinstance(value, list) and not all(isinstance(w, int) for w in value):
             raise TypeError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise OptionError(f"shape must be 'rows cols', not {value!r}", where) from None
     if rows < 1 or cols < 1:
         raise OptionError(f"shape must be positive, not {value!r}", where)
@@ -133,6 +133,8 @@ def open_raw_image(
     shape = _shape(doc["shape"], where)
     dtype = scalar_dtype(doc["scalar"], where)
     path = resolve_relative(doc["filename"], folder)
+    if path.exists():
+        check_regular_file(path)
     if not path.is_file():
         raise MissingFileError(
             f"the raw data file named in {where or 'the YAML'} does not exist", path

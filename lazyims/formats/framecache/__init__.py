@@ -15,8 +15,9 @@ from typing import Any
 
 import h5py
 
+from ..._files import check_regular_file, is_regular_file
 from ..._yaml import yaml_keys
-from ...errors import MissingFileError, OptionError
+from ...errors import OptionError
 from ...series import ImageSeries
 from .._registry import Format, register
 from .fch5 import is_fch5, open_fch5, write_fch5
@@ -69,8 +70,7 @@ def open_framecache(
         dense numpy and ``.dense()`` dense chunks.
     """
     fname = os.path.abspath(os.fspath(source))  # workers may run in another folder
-    if not os.path.isfile(fname):
-        raise MissingFileError("no such file", fname)
+    check_regular_file(fname)
     style = _style_of_file(fname) if style is None else style
     _check_style(style, fname)
     if path is not None and style != "fch5":
@@ -132,7 +132,7 @@ def write_framecache(
 
 def _sniff(path: Path) -> bool:
     suffix = path.suffix.lower()
-    if not path.is_file():
+    if not is_regular_file(path):
         return False
     if suffix in (".npz", ".fch5"):
         return True  # only frame-caches use these names; a damaged one gets a clear error

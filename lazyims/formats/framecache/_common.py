@@ -51,11 +51,20 @@ def parse_dtype(value: Any, path: str) -> np.dtype:
 def parse_shape(value: Any, path: str) -> tuple[int, int]:
     """The frame shape (rows, cols) from a header value."""
     try:
-        shape = tuple(int(v) for v in np.asarray(value).ravel())
-    except (TypeError, ValueError):
+        values = np.asarray(value).ravel()
+        shape = tuple(int(v) for v in values)
+        if any(v != s for v, s in zip(values.tolist(), shape)):
+            shape = ()  # 2.5 rows
+    except (TypeError, ValueError, OverflowError):
         shape = ()
     if len(shape) != 2 or min(shape) < 1:
         raise FileContentError(f"the header shape {value!r} is not (rows, cols)", path)
+    if max(shape) - 1 > MAX_INDEX:
+        raise FileContentError(
+            f"the header shape {shape} is larger than a frame-cache can index "
+            f"({MAX_INDEX + 1} rows and columns at most)",
+            path,
+        )
     return shape
 
 
@@ -63,7 +72,9 @@ def parse_nframes(value: Any, path: str) -> int:
     try:
         array = np.asarray(value)
         nframes = int(array.ravel()[0]) if array.size == 1 else -1
-    except (TypeError, ValueError):
+        if array.size == 1 and array.ravel()[0] != nframes:
+            nframes = -1  # 2.5 frames
+    except (TypeError, ValueError, OverflowError):
         nframes = -1
     if nframes < 1:
         raise FileContentError(

@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - a dependency, but keep reading without
     _libdeflate = None
     _DEFLATE_ERRORS = ()
 
-from ..._files import atomic_output, check_stamp, file_stamp
+from ..._files import atomic_output, check_regular_file, check_stamp, file_stamp
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
 from ...series import ImageSeries
@@ -162,6 +162,7 @@ def _read_central_directory(path: str) -> list[MemberLocation] | None:
 
 
 def zip_index(path: str) -> dict[str, MemberLocation]:
+    check_regular_file(path)  # opening a FIFO would block
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -362,6 +363,12 @@ def frame_member_bytes(index: Mapping[str, MemberLocation], nframes: int) -> np.
 
 def check_frame_members(members: Mapping[str, Any], nframes: int, path: str) -> None:
     """Every frame 0..nframes-1 has its three members (checked from the zip's directory)."""
+    if 3 * nframes > len(members):  # before looping over a declared count
+        raise FileContentError(
+            f"the header says {nframes} frames but the zip holds {len(members)} members "
+            f"(3 per frame)",
+            path,
+        )
     for i in range(nframes):
         for part in ("row", "col", "data"):
             if f"{i}_{part}" not in members:
