@@ -266,3 +266,20 @@ def is_regular_file(path: str | os.PathLike) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):
         return False
+
+
+@contextmanager
+def reading(reader: object) -> Iterator[None]:
+    """Report a bare OSError raised while ``reader`` reads (permission denied, I/O error)
+    as a FileContentError naming the reader's file; lazyims' own errors pass through."""
+    from .errors import FileContentError
+
+    try:
+        yield
+    except LazyImsError:
+        raise
+    except OSError as exc:
+        files = getattr(reader, "files", lambda: ())()
+        where = exc.filename or (files[0] if files else None)
+        reason = _WRITE_ERRNOS.get(exc.errno or -1) or exc.strerror or str(exc)
+        raise FileContentError(f"cannot read: {reason}", where) from None

@@ -21,6 +21,8 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from ._files import reading
+
 #: A selection of the reader's frames: a range, or a tuple of frame numbers.
 Frames = range | tuple[int, ...]
 
@@ -48,7 +50,8 @@ def _runs(frames: np.ndarray) -> tuple[tuple[int, int], ...]:
 
 def read_runs(reader: Any, runs: tuple, rows: slice, cols: slice) -> Any:
     """The frames of ``runs`` (one read per run), stacked: numpy or sparse, as the reader gives."""
-    parts = [reader.read(start, stop, rows, cols) for start, stop in runs]
+    with reading(reader):
+        parts = [reader.read(start, stop, rows, cols) for start, stop in runs]
     if len(parts) == 1:
         return parts[0]
     if type(parts[0]).__module__.split(".")[0] == "sparse":
@@ -145,9 +148,10 @@ class LazyFrames:
         """Frame ``index`` of this selection (rows/cols relative to it), read now: numpy,
         or with ``dense=False`` as the reader gives it (``sparse.COO`` for a frame-cache)."""
         frame = self.frames[index]
-        block = self.reader.read(
-            frame, frame + 1, _within(self.rows, rows), _within(self.cols, cols)
-        )
+        with reading(self.reader):
+            block = self.reader.read(
+                frame, frame + 1, _within(self.rows, rows), _within(self.cols, cols)
+            )
         if not dense:
             return block[0]
         if self.sparse:

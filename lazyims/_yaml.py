@@ -146,7 +146,8 @@ def _text_of(source: Any) -> tuple[str, Path | None]:
             raise FileContentError("YAML text must be a text stream such as io.StringIO")
         return text, None
     path = Path(source)
-    check_regular_file(path)
+    if path.exists():
+        check_regular_file(path)  # a FIFO would block read_text forever
     try:
         return path.read_text(), path
     except FileNotFoundError:
@@ -228,13 +229,19 @@ def yaml_metadata(
             if npy.exists():
                 check_regular_file(npy)
             try:
-                out[key] = _scalar_if_0d(np.load(npy, allow_pickle=False))
+                loaded = np.load(npy, allow_pickle=False)
             except FileNotFoundError:
                 raise MissingFileError(f"metadata {key!r} names a missing file", npy) from None
             except (OSError, ValueError) as exc:
                 raise MetadataError(
                     f"metadata {key!r}: cannot load {str(npy)!r}: {exc}", npy
                 ) from None
+            if not isinstance(loaded, np.ndarray):  # an .npz: a zip of arrays
+                loaded.close()
+                raise MetadataError(
+                    f"metadata {key!r}: {str(npy)!r} is not a .npy array (an .npz archive?)", npy
+                )
+            out[key] = _scalar_if_0d(loaded)
         else:
             out[key] = value
     return out

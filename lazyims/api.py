@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from . import formats
-from .errors import FormatError, OptionError, WriteError
+from .errors import FileContentError, FormatError, LazyImsError, OptionError, WriteError
 from .series import ImageSeries
 
 
@@ -54,7 +54,16 @@ def open(source: Any, /, format: str | None = None, **options: Any) -> ImageSeri
     """
     fmt = formats.detect(source) if format is None else formats.get(format)
     _check_options(fmt.open, fmt.name, (source,), options)
-    return fmt.open(source, **options)
+    where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    try:
+        return fmt.open(source, **options)
+    except LazyImsError:
+        raise
+    except OSError as exc:  # permission denied, I/O error: named, not a bare OSError
+        reason = exc.strerror or str(exc)
+        raise FileContentError(f"cannot read: {reason}", exc.filename or where) from None
+    except RecursionError:
+        raise FileContentError("the file nests too deeply to be read", where) from None
 
 
 def write(

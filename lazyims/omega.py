@@ -75,6 +75,8 @@ class OmegaWedges:
             ostart, ostop = float(ostart), float(ostop)
         except (TypeError, ValueError):
             raise OmegaError(f"wedge angles must be numbers, not {ostart!r}, {ostop!r}") from None
+        if not (np.isfinite(ostart) and np.isfinite(ostop)):
+            raise OmegaError(f"wedge angles must be finite, not {ostart} to {ostop}")
         if not ostop > ostart:
             raise OmegaError(f"omega must increase within a wedge, got {ostart} to {ostop}")
         wedge = {"ostart": ostart, "ostop": ostop, "nsteps": int(nsteps)}
@@ -140,6 +142,8 @@ def _omega_of(series: ImageSeries) -> np.ndarray:
             f"omega metadata has {omega.shape[0]} rows, but the series has {series.nframes} frames",
             where,
         )
+    if not np.isfinite(omega).all():
+        raise OmegaError("omega metadata holds NaN or infinite angles", where)
     return omega
 
 

@@ -81,6 +81,11 @@ def dark(series: ImageSeries, image: Any) -> ImageSeries:
             f"the dark image has shape {tuple(image.shape)}, "
             f"but the frames are {tuple(series.frame_shape)}"
         )
+    if series.dtype.kind not in "iuf" or np.dtype(image.dtype).kind not in "iuf":
+        raise ProcessingError(
+            f"a dark is subtracted from numbers; the frames are {series.dtype} and the dark "
+            f"{image.dtype} (convert bool frames first, e.g. with series.add(0))"
+        )
     dtype = np.result_type(series.dtype, image.dtype)
     original = image
     if isinstance(image, da.Array):

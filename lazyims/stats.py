@@ -36,6 +36,7 @@ import numpy as np
 from dask.base import tokenize
 
 from ._dask_graph import independent_copy
+from ._files import reading
 from ._lazyframes import _file_stamp, _runs
 from ._spill import SPILL_BAND_BYTES, spilled_percentile
 from .errors import OptionError, ProcessingError
@@ -265,10 +266,12 @@ def _runs_of_bytes(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
 def _reduce_runs(reader: Any, op: str, tasks: list, rows: slice, cols: slice, block_info=None):
     """One task: ``op`` over its runs of consecutive frames, each reduced by the reader."""
     runs = tasks[block_info[None]["chunk-location"][0]]
-    out = reader.reduce(op, *runs[0], rows, cols)
+    with reading(reader):
+        out = reader.reduce(op, *runs[0], rows, cols)
     combine = {"max": np.maximum, "min": np.minimum, "sum": np.add}[op]
     for start, stop in runs[1:]:
-        combine(out, reader.reduce(op, start, stop, rows, cols), out=out)
+        with reading(reader):
+            combine(out, reader.reduce(op, start, stop, rows, cols), out=out)
     return out[None]
 
 
@@ -398,6 +401,8 @@ def _client() -> bool:
 
 def _percentile_of_pieces(pieces: list[Any], pct: float) -> np.ndarray:
     pieces = [todense(p) for p in pieces]
+    if pieces[0].dtype.kind == "b":  # numpy's percentile cannot interpolate bools
+        pieces = [p.view(np.uint8) for p in pieces]
     if pieces[0].dtype.kind in "iu":
         return _integer_percentile(_by_pixel(pieces), pct).astype(np.float32)
     # The stacked array is our own copy, so the percentile may partition it in place.

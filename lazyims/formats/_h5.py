@@ -11,7 +11,7 @@ import h5py
 import hdf5plugin  # noqa: F401 - registers Blosc, LZ4, bitshuffle... so compressed data reads
 
 from .._files import check_regular_file
-from ..errors import FileContentError
+from ..errors import FileContentError, LazyImsError
 
 #: What HDF5 says when the file is already open in this process with file locking on.
 LOCK_CLASH = "file locking flag values don't match"
@@ -60,6 +60,11 @@ def open_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
         raise FileContentError(f"not a readable HDF5 file ({exc})", path) from None
     try:
         yield f
+    except LazyImsError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+        # h5py reports damaged structures (bad checksums, broken B-trees...) this way
+        raise FileContentError(f"the HDF5 file is damaged ({exc})", path) from None
     finally:
         f.close()
 
@@ -156,7 +161,9 @@ def create_h5(path: str | os.PathLike) -> Iterator[tuple[h5py.File, GuardedFile]
     """
     guard = GuardedFile(path)
     try:
-        with h5py.File(guard, "w") as f:
+        # HDF5 1.10 file format: superblock, object headers and chunk indexes carry
+        # checksums (read by any h5py of the last years, HEXRD's included)
+        with h5py.File(guard, "w", libver=("v110", "latest")) as f:
             yield f, guard
     finally:
         guard.close()

@@ -118,6 +118,12 @@ def open_hdf5(
                 f"dataset {dset.name!r} is {dset.ndim}-D; frames must be 3-D (or 2-D for one frame)",
                 fname,
             )
+        if dset.dtype.kind not in "biuf":
+            raise FileContentError(
+                f"dataset {dset.name!r} holds {dset.dtype} values (text or records?), "
+                "not pixel numbers",
+                fname,
+            )
         missing = missing_filters(dset)
         if missing:
             raise FileContentError(

@@ -236,6 +236,10 @@ def open_zarr(
         group = node
         array_path = "/".join(p for p in (array_path, _find_array(node, name)) if p)
         node = zarr.open_array(store, path=array_path, mode="r")
+    if np.dtype(node.dtype).kind not in "biuf":
+        raise FileContentError(
+            f"the zarr array holds {node.dtype} values (text or records?), not pixel numbers", name
+        )
     if node.ndim not in (2, 3):
         raise FileContentError(
             f"the zarr array is {node.ndim}-D; frames must be 3-D (or 2-D for one frame)", name
