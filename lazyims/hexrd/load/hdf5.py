@@ -19,6 +19,10 @@ def h5_location(source: Any, path: str | None) -> tuple[Any, str | None]:
         inside = source.name.rstrip("/")
         if path:
             inside = f"{inside}/{path.strip('/')}"
+        if source.file.mode == "r+":
+            # What the caller wrote through its handle must be on disk before the file
+            # is read again by name, and before the series notes its size and time.
+            source.file.flush()
         return source.file.filename, inside or None
     return source, path
 
