@@ -127,17 +127,21 @@ def atomic_output(path: str | os.PathLike, sources: Iterable[str] = ()) -> Itera
     final = Path(path)
     check_target(final, sources)
     tmp = temporary_name(final)
-    try:
+    with _removed_on_failure(tmp, final, remove_quietly):
         yield tmp
         os.replace(tmp, final)
-    except LazyImsError:
-        remove_quietly(tmp)
-        raise
-    except OSError as exc:  # the file system's: the readers report theirs as LazyImsError
-        remove_quietly(tmp)
-        raise write_error(exc, final, tmp) from None
-    except BaseException:
-        remove_quietly(tmp)
+
+
+@contextmanager
+def _removed_on_failure(tmp: Path, final: Path, remove: Callable[[Path], None]) -> Iterator[None]:
+    """Remove ``tmp`` when the block fails; a file-system OSError becomes a WriteError
+    naming ``final`` (the readers report theirs as LazyImsError, which pass as they are)."""
+    try:
+        yield
+    except BaseException as exc:
+        remove(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, LazyImsError):
+            raise write_error(exc, final, tmp) from None
         raise
 
 
@@ -174,7 +178,7 @@ def atomic_folder(
         raise WriteError(f"something that is not a {kind} is in the way; remove it first", final)
     tmp = temporary_name(final)
     old = tmp.with_name(tmp.name[: -len(".part")] + ".old")
-    try:
+    with _removed_on_failure(tmp, final, _remove_folder):
         yield tmp
         if final.exists():
             os.replace(final, old)
@@ -186,15 +190,6 @@ def atomic_folder(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-    except LazyImsError:
-        _remove_folder(tmp)
-        raise
-    except OSError as exc:  # the file system's: the readers report theirs as LazyImsError
-        _remove_folder(tmp)
-        raise write_error(exc, final, tmp) from None
-    except BaseException:
-        _remove_folder(tmp)
-        raise
 
 
 def _remove_folder(tmp: Path, attempts: int = 20) -> None:
