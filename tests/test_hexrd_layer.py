@@ -117,6 +117,38 @@ def test_tuple_indexing_and_regions_equal_numpy(kind, h5, npz):
     np.testing.assert_array_equal(ims[2], expected[2])
 
 
+def test_windows_of_unsorted_repeated_pixels_and_of_a_narrowed_cache(tmp_path):
+    # Window reads take a frame's stored pixels straight from the file (no sparse array):
+    # pixels stored out of order or twice (HEXRD's sparse matrices sum those) and a
+    # series narrowed to a rectangle must still give the dense frame's values.
+    frames = _thresholded(FRAMES, 2)
+    arrays = {}
+    for i, frame in enumerate(frames):
+        row, col = np.nonzero(frame)
+        data = frame[row, col]
+        order = np.arange(len(row))[::-1]  # stored backwards
+        row, col, data = row[order], col[order], data[order]
+        if i == 1 and row.size:  # one pixel stored twice, as two halves
+            half = data[0] // 2
+            row, col = np.append(row, row[0]), np.append(col, col[0])
+            data = np.append(data - np.eye(1, len(data), dtype=data.dtype)[0] * half, half)
+        arrays[f"{i}_row"], arrays[f"{i}_col"] = row.astype(np.uint16), col.astype(np.uint16)
+        arrays[f"{i}_data"] = data.astype(np.uint16)
+    arrays.update(shape=np.array(frames.shape[1:]), nframes=np.array(len(frames)))
+    arrays["dtype"] = np.array("uint16")
+    path = tmp_path / "unsorted.npz"
+    np.savez_compressed(path, **arrays)
+    ims = imageseries.open(path, "frame-cache")
+    rows, cols = np.meshgrid(np.arange(2, 12), np.arange(5, 20), indexing="ij")
+    for i in range(len(frames)):
+        np.testing.assert_array_equal(ims[i], frames[i])
+        np.testing.assert_array_equal(ims[i, rows, cols], frames[i][rows, cols])
+    narrowed = lazyims.open(path).rectangle(((3, 15), (4, 22))).to_hexrd()
+    for i in range(len(frames)):
+        np.testing.assert_array_equal(narrowed[i], frames[i, 3:15, 4:22])
+        np.testing.assert_array_equal(narrowed[i, 2:5, -3:], frames[i, 5:8, 19:22])
+
+
 def test_sparse_frames_split_from_blocks_and_windows_of_unusual_keys():
     sparse = pytest.importorskip("sparse")
     block = _thresholded(FRAMES[:3], 3)

@@ -160,6 +160,11 @@ def _read_one(series: ImageSeries, index: int) -> Any:
         # sparse.COO, whose first use compiles numba code for seconds.
         lazy = series._lazy
         frame = lazy.frames[index]
+        pixels = getattr(lazy.reader, "read_frame_pixels", None)
+        if pixels is not None:  # a frame-cache: its stored pixels, no sparse.COO
+            rows, cols = lazy.rows, lazy.cols
+            shape = (rows.stop - rows.start, cols.stop - cols.start)
+            return SparseFrame(*pixels(frame, rows, cols), shape)
         return split_block(lazy.reader.read(frame, frame + 1, lazy.rows, lazy.cols))[0]
     return None
 
@@ -263,7 +268,10 @@ def _axis_bounds(key: Any, n: int) -> tuple[int, int, Any] | None:
         stop = r.stop - lo
         return lo, hi, slice(r.start - lo, stop if stop >= 0 else None, r.step)
     if isinstance(key, np.ndarray) and key.dtype.kind in "iu" and key.size:
-        k = np.where(key < 0, key + n, key)
-        lo, hi = int(k.min()), int(k.max()) + 1
+        lo, hi = int(key.min()), int(key.max()) + 1
+        k = key
+        if lo < 0:  # negative indices count from the end
+            k = np.where(key < 0, key + n, key)
+            lo, hi = int(k.min()), int(k.max()) + 1
         return (lo, hi, k - lo) if lo >= 0 and hi <= n else None
     return None

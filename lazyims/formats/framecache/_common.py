@@ -328,6 +328,32 @@ class StoredPixelsReader:
             frames, self.frame_shape, np.dtype(self.dtype), rows, cols, self.path, start
         )
 
+    def read_frame_pixels(
+        self, index: int, rows: slice, cols: slice
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row, column and value of frame ``index``'s stored pixels inside ``rows`` x
+        ``cols`` (relative to the region), sorted, repeats summed; no sparse array built.
+
+        The HEXRD layer's window reads go through here: building a ``sparse.COO`` per
+        frame would cost more than reading the frame's members.
+        """
+        _, row, col, data = stored_pixels(
+            self.read_stored(index, index + 1),
+            self.frame_shape,
+            np.dtype(self.dtype),
+            rows,
+            cols,
+            self.path,
+            index,
+        )
+        ncols = cols.stop - cols.start
+        size = (rows.stop - rows.start) * ncols
+        linear = row * ncols + col
+        _, summed, data = _summed_duplicates(np.zeros(len(row), np.intp), linear, data, size)
+        if summed is not linear:  # sorted (and repeats summed): rows and columns anew
+            row, col = np.divmod(summed, ncols)
+        return row, col, data
+
     def can_reduce(self, op: str) -> bool:
         """Whether :meth:`reduce` computes ``op`` for these frames' dtype."""
         return op in REDUCTIONS and np.dtype(self.dtype).kind in "iuf"
