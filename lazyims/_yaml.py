@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import yaml
 
 from ._files import check_regular_file, is_regular_file
 from ._metadata import decode_value
-from .errors import FileContentError, MetadataError, MissingFileError
+from .errors import FileContentError, MetadataError, MissingFileError, OptionError
 
 
 def load_yaml(source: str | os.PathLike | io.TextIOBase) -> tuple[dict[str, Any], Path | None]:
@@ -184,8 +185,27 @@ def resolve_relative(name: str | os.PathLike, base: Path | None) -> Path:
     return base / p if base is not None else p
 
 
+#: What the YAML readers do with a metadata value ``"! command ..."`` of an unknown
+#: command: ``error`` (a MetadataError) or ``drop`` (the key is left out, with a
+#: warning, as HEXRD does).
+UNKNOWN_TRIGGERS = ("error", "drop")
+
+
+def check_unknown_triggers(value: Any, where: Any) -> str:
+    """``value`` if it is one of :data:`UNKNOWN_TRIGGERS`, else an OptionError naming ``where``."""
+    if not isinstance(value, str) or value not in UNKNOWN_TRIGGERS:
+        raise OptionError(
+            f"unknown_triggers must be one of {', '.join(UNKNOWN_TRIGGERS)}, not {value!r}", where
+        )
+    return value
+
+
 def yaml_metadata(
-    meta: Any, folder: Path | None, where: Any, files: list[str] | None = None
+    meta: Any,
+    folder: Path | None,
+    where: Any,
+    files: list[str] | None = None,
+    unknown_triggers: str = "error",
 ) -> dict[str, Any]:
     """Metadata of a YAML block, with its triggers applied.
 
@@ -195,7 +215,11 @@ def yaml_metadata(
     ``key-array`` as a numpy array (the sibling is dropped). Used by the
     image-files and frame-cache (yml style) formats. The .npy files loaded are
     appended to ``files`` when given (a series lists them among its files).
+    Any other value starting with ``!`` is an unknown trigger: a MetadataError
+    when ``unknown_triggers`` is ``"error"``; with ``"drop"`` its key is left out
+    with a warning naming the file and the key.
     """
+    check_unknown_triggers(unknown_triggers, where)
     if meta is None:
         return {}
     if not isinstance(meta, dict):
@@ -217,6 +241,13 @@ def yaml_metadata(
         elif isinstance(value, str) and value.lstrip().startswith("!"):
             command, _, name = value.lstrip()[1:].strip().partition(" ")
             name = name.strip()  # a file name may hold spaces
+            if (command != "load-numpy-array" or not name) and unknown_triggers == "drop":
+                where_text = f" of {os.fspath(where)}" if where is not None else ""
+                warnings.warn(
+                    f"metadata {key!r}{where_text}: unknown trigger {value!r}, key dropped",
+                    stacklevel=2,
+                )
+                continue
             if command != "load-numpy-array" or not name:
                 raise MetadataError(
                     f"metadata {key!r}: unknown trigger {value!r}; "

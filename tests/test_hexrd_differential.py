@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -326,3 +327,53 @@ def test_omega_wedges_and_lookups(spec, angles):
         if h.omega_to_frame(omax) != (f1, lz.omega_to_frame(omax)[1]):
             continue
         assert got == want
+
+
+# -- YAML metadata with unknown '! command' triggers ---------------------------------------------
+META_VALUES = st.one_of(
+    st.sampled_from(["! shout loudly", "! load-numpy-array om.npy", "!  cmd a b", "ff1"]),
+    st.integers(-5, 5),
+    st.lists(st.integers(0, 9), min_size=1, max_size=3),
+)
+
+
+@pytest.mark.parametrize("kind", ["image-files", "frame-cache"])
+@SETTINGS
+@given(meta=st.dictionaries(st.sampled_from(["a", "b", "omega", "note"]), META_VALUES, min_size=1))
+def test_yaml_metadata_with_unknown_triggers_as_hexrd(kind, meta):
+    import yaml
+    from fabio.tifimage import TifImage
+
+    a = np.arange(2 * 3 * 4, dtype=np.uint16).reshape(2, 3, 4)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        np.save(folder / "om.npy", np.array([[0.0, 1.0], [1.0, 2.0]]))
+        if kind == "image-files":
+            for i in range(2):
+                TifImage(data=a[i]).write(str(folder / f"f_{i}.tif"))
+            doc = {"image-files": {"directory": ".", "files": "f_*.tif"}, "options": {}}
+            options = {}
+        else:
+            lazyims.open(a).to_framecache(folder / "c.npz", threshold=0)
+            doc = {"data": {"file": "c.npz", "dtype": "uint16", "nframes": 2, "shape": [3, 4]}}
+            options = {"style": "yml"}
+        doc["meta"] = meta
+        (folder / "ims.yml").write_text(yaml.safe_dump(doc))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(folder)  # HEXRD finds the files named in the YAML from the working folder
+            want = hexrd_is.open("ims.yml", kind, **options)
+            unknown = [
+                k for k, v in meta.items() if str(v).startswith("!  cmd") or "shout" in str(v)
+            ]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                got = lazy_is.open("ims.yml", kind, **options)
+            dropped = [str(w.message) for w in caught if "unknown trigger" in str(w.message)]
+            assert len(dropped) == len(unknown)
+            assert all("ims.yml" in text for text in dropped)
+            assert_same_meta(want.metadata, got.metadata)
+            assert set(got.metadata) == set(meta) - set(unknown)
+            for i in range(2):
+                np.testing.assert_array_equal(got[i], want[i])
+            del want, got
+            gc.collect()

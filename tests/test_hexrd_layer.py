@@ -337,24 +337,64 @@ def test_yamlmeta_triggers(tmp_path):
     assert list(legacy) == ["k"] and legacy["k"].tolist() == [1, 2]
 
 
-def test_image_files_yaml_with_an_unknown_trigger_drops_the_key_as_hexrd(tmp_path, monkeypatch):
-    from fabio.tifimage import TifImage
-
+def _yaml_with_unknown_trigger(tmp_path, kind):
+    """An image-files or yml frame-cache YAML whose metadata has an unknown '! shout'."""
     folder = tmp_path / "scan"
-    (folder / "img").mkdir(parents=True)
-    for i in range(3):
-        TifImage(data=FRAMES[i]).write(str(folder / "img" / f"f_{i}.tif"))
+    folder.mkdir()
     np.save(folder / "om.npy", OMEGA[:3])
-    (folder / "ims.yml").write_text(
-        "image-files: {directory: img, files: 'f_*.tif'}\n"
-        "options: {}\n"
-        "meta: {omega: '! load-numpy-array om.npy', note: '! shout loudly', panel: ff1}\n"
-    )
+    meta = "meta: {omega: '! load-numpy-array om.npy', note: '! shout loudly', panel: ff1}\n"
+    if kind == "image-files":
+        from fabio.tifimage import TifImage
+
+        (folder / "img").mkdir()
+        for i in range(3):
+            TifImage(data=FRAMES[i]).write(str(folder / "img" / f"f_{i}.tif"))
+        head = "image-files: {directory: img, files: 'f_*.tif'}\noptions: {}\n"
+    else:
+        lazyims.open(FRAMES[:3]).to_framecache(folder / "c.npz", threshold=2)
+        head = "data: {file: c.npz, dtype: uint16, nframes: 3, shape: [20, 24]}\n"
+    (folder / "ims.yml").write_text(head + meta)
+    return folder / "ims.yml"
+
+
+@pytest.mark.parametrize("kind", ["image-files", "frame-cache"])
+def test_yaml_with_an_unknown_trigger_drops_the_key_as_hexrd(tmp_path, monkeypatch, kind):
+    yml = _yaml_with_unknown_trigger(tmp_path, kind)
     monkeypatch.chdir(tmp_path)  # relative names resolve from the YAML's folder, not here
-    with pytest.raises(lazyims.MetadataError, match="unknown trigger"):
-        lazyims.open(folder / "ims.yml")  # lazyims' own open refuses it
-    with pytest.warns(UserWarning, match="'note': unknown trigger"):
-        ims = imageseries.open(folder / "ims.yml", "image-files")
+    with pytest.raises(lazyims.MetadataError, match="'note': unknown trigger") as info:
+        lazyims.open(yml)  # lazyims' own open refuses it
+    assert info.value.path == str(yml)
+    options = {"style": "yml"} if kind == "frame-cache" else {}
+    with pytest.warns(UserWarning, match=f"'note' of {yml}: unknown trigger '! shout loudly'"):
+        ims = imageseries.open(yml, kind, **options)
     assert sorted(ims.metadata) == ["omega", "panel"]
     np.testing.assert_array_equal(ims.metadata["omega"], OMEGA[:3])
-    np.testing.assert_array_equal(np.stack(list(ims)), FRAMES[:3])
+    want = FRAMES[:3] if kind == "image-files" else _thresholded(FRAMES[:3], 2)
+    np.testing.assert_array_equal(np.stack(list(ims)), want)
+    # opened from the file itself: the YAML stays one of the series' files, never written over
+    assert str(yml) in imageseries.from_hexrd(ims).files
+    before = yml.read_bytes()
+    for fmt, options in [
+        ("frame-cache", {"threshold": 0, "style": "yml"}),
+        ("hdf5", {"path": "imgs"}),
+    ]:
+        with pytest.raises(lazyims.WriteError, match="a file this series reads from"):
+            imageseries.write(ims, yml, fmt, **options)
+    assert yml.read_bytes() == before
+    assert sorted(p.name for p in yml.parent.iterdir()) == sorted(
+        ["ims.yml", "om.npy", "img" if kind == "image-files" else "c.npz"]
+    )
+
+
+@pytest.mark.parametrize("kind", ["image-files", "frame-cache"])
+def test_unknown_triggers_option_values(tmp_path, kind):
+    yml = _yaml_with_unknown_trigger(tmp_path, kind)
+    with pytest.warns(UserWarning, match="'note' of .*ims.yml: unknown trigger"):
+        ims = lazyims.open(yml, kind, unknown_triggers="drop")
+    assert sorted(ims.metadata) == ["omega", "panel"] and str(yml) in ims.files
+    with pytest.raises(lazyims.MetadataError, match="unknown trigger"):
+        lazyims.open(yml, kind, unknown_triggers="error")
+    for bad in ("ignore", None, True):
+        with pytest.raises(lazyims.OptionError, match="unknown_triggers must be one of") as info:
+            lazyims.open(yml, kind, unknown_triggers=bad)
+        assert info.value.path == str(yml)

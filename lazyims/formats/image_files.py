@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from .._files import check_stamp, file_stamp
-from .._yaml import load_yaml, resolve_relative, yaml_keys, yaml_metadata
+from .._yaml import (
+    check_unknown_triggers,
+    load_yaml,
+    resolve_relative,
+    yaml_keys,
+    yaml_metadata,
+)
 from ..errors import FileContentError, LazyImsError, MetadataError, MissingFileError, OptionError
 from ..series import ImageSeries
 from ._registry import Format, register
@@ -482,7 +488,9 @@ def _layout(paths: list[str], empty: int, max_file: int, max_total: int, where: 
     return first, counts
 
 
-def open_image_files(source: str | os.PathLike | io.TextIOBase) -> ImageSeries:
+def open_image_files(
+    source: str | os.PathLike | io.TextIOBase, unknown_triggers: str = "error"
+) -> ImageSeries:
     """Open an ``image-files`` YAML (a path, or its text as ``io.StringIO``) lazily, one
     chunk per frame.
 
@@ -492,6 +500,10 @@ def open_image_files(source: str | os.PathLike | io.TextIOBase) -> ImageSeries:
         The YAML file, or its text as ``io.StringIO(text)`` (a ``str`` is always a
         path). ``directory`` is relative to the YAML's folder,
         then to the working folder (for YAML text: the working folder).
+    unknown_triggers
+        A metadata value ``"! command ..."`` other than ``! load-numpy-array``:
+        ``"error"`` (a MetadataError) or ``"drop"`` (the key is left out with a
+        warning, as HEXRD does).
 
     Returns
     -------
@@ -499,6 +511,9 @@ def open_image_files(source: str | os.PathLike | io.TextIOBase) -> ImageSeries:
         Frames of all files in sorted order, ``empty-frames`` skipped at the start
         of every file, with the metadata of ``meta:`` (or ``metadata:``).
     """
+    check_unknown_triggers(
+        unknown_triggers, source if isinstance(source, str | os.PathLike) else None
+    )
     doc, folder = load_yaml(source)
     where = os.fspath(source) if folder is not None else None
     if "image-files" not in doc:
@@ -512,7 +527,9 @@ def open_image_files(source: str | os.PathLike | io.TextIOBase) -> ImageSeries:
     dtype = _dtype_option(options.get("dtype"), where)
     paths = find_files(doc["image-files"], folder, where)
     described: list[str] = [where] if where is not None else []
-    metadata = yaml_metadata(doc.get("meta", doc.get("metadata")), folder, where, described)
+    metadata = yaml_metadata(
+        doc.get("meta", doc.get("metadata")), folder, where, described, unknown_triggers
+    )
 
     kinds = {file_kind(p) for p in paths}
     if len(kinds) > 1:

@@ -16,7 +16,7 @@ from typing import Any
 import h5py
 
 from ..._files import check_regular_file, is_regular_file
-from ..._yaml import yaml_keys
+from ..._yaml import check_unknown_triggers, yaml_keys
 from ...errors import OptionError
 from ...series import ImageSeries
 from .._registry import Format, register
@@ -48,6 +48,7 @@ def open_framecache(
     style: str | None = None,
     path: str | None = None,
     frames_per_chunk: int | None = None,
+    unknown_triggers: str = "error",
 ) -> ImageSeries:
     """Open a frame-cache lazily, with sparse chunks; reads headers and metadata only.
 
@@ -62,6 +63,10 @@ def open_framecache(
     frames_per_chunk
         Frames per dask chunk; by default chunks of about 8 MiB of stored pixels
         (sparse frames are small, so a chunk holds many), at most 256 MiB when dense.
+    unknown_triggers
+        yml only: a metadata value ``"! command ..."`` other than
+        ``! load-numpy-array``: ``"error"`` (a MetadataError) or ``"drop"`` (the key
+        is left out with a warning, as HEXRD does). npz and fch5 have no triggers.
 
     Returns
     -------
@@ -71,6 +76,7 @@ def open_framecache(
     """
     fname = os.path.abspath(os.fspath(source))  # workers may run in another folder
     check_regular_file(fname)
+    check_unknown_triggers(unknown_triggers, fname)
     style = _style_of_file(fname) if style is None else style
     _check_style(style, fname)
     if path is not None and style != "fch5":
@@ -79,7 +85,7 @@ def open_framecache(
         return open_npz(fname, frames_per_chunk)
     if style == "fch5":
         return open_fch5(fname, path, frames_per_chunk)
-    return open_yml(fname, frames_per_chunk)
+    return open_yml(fname, frames_per_chunk, unknown_triggers)
 
 
 def write_framecache(

@@ -50,8 +50,14 @@ from .npz import (
 LOAD_NUMPY = "! load-numpy-array"
 
 
-def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
-    """Open a yml frame-cache: reads the YAML, the npz's directory and the .npy metadata."""
+def open_yml(
+    fname: str, frames_per_chunk: int | None = None, unknown_triggers: str = "error"
+) -> ImageSeries:
+    """Open a yml frame-cache: reads the YAML, the npz's directory and the .npy metadata.
+
+    ``unknown_triggers`` (``"error"`` or ``"drop"``) is what a metadata value
+    ``"! command ..."`` of an unknown command does (see :func:`lazyims._yaml.yaml_metadata`).
+    """
     doc, folder = load_yaml(fname)
     data = doc.get("data")
     if not isinstance(data, dict):
@@ -64,7 +70,7 @@ def open_yml(fname: str, frames_per_chunk: int | None = None) -> ImageSeries:
     nframes = parse_nframes(data["nframes"], fname)
     dtype = parse_dtype(data["dtype"], fname)
     npys: list[str] = []
-    metadata = yaml_metadata(doc.get("meta"), folder, fname, npys)
+    metadata = yaml_metadata(doc.get("meta"), folder, fname, npys, unknown_triggers)
     check_frame_members(zip_index(cache), nframes, cache)
     return series_from_npz(
         cache,

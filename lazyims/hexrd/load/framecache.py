@@ -40,8 +40,10 @@ class FrameCacheImageSeriesAdapter(LazyAdapter):
                 )
         name, path = h5_location(fname, kwargs.get("path"))
         options = {"path": path} if path is not None else {}
-        try:
-            series = api.open(name, "frame-cache", style=lazy_style, **options)
+        try:  # as HEXRD, a yml's metadata '! command' of an unknown command drops its key
+            series = api.open(
+                name, "frame-cache", style=lazy_style, unknown_triggers="drop", **options
+            )
         except FileContentError as exc:
             if "HEXRD_FRAMECACHE_VERSION" in exc.message or "version" in exc.message:
                 raise VersionError(exc.message, exc.path) from None

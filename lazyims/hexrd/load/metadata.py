@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from ..._yaml import load_yaml, resolve_relative
+from ..._yaml import resolve_relative
 
 
 def yamlmeta(meta: dict[str, Any], path: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -57,31 +56,3 @@ def _is_trigger(value: Any) -> bool:
 def _is_known_trigger(value: Any) -> bool:
     words = value.split()
     return words[1] == "load-numpy-array" and len(words) > 2
-
-
-def yaml_without_unknown_triggers(source: Any, path_key: tuple[str, str]) -> str | None:
-    """The YAML of ``source`` as text, its unknown ``! command`` metadata dropped (as HEXRD does).
-
-    None when there is none to drop (open the file itself then). Paths in the text are
-    made absolute (``path_key`` names the block and key of the folder or file it names,
-    and ``! load-numpy-array`` names), since text has no folder to be relative to.
-    """
-    doc, folder = load_yaml(source)
-    meta_key = "metadata" if "metadata" in doc and "meta" not in doc else "meta"
-    meta = doc.get(meta_key)
-    if not isinstance(meta, dict):
-        return None
-    unknown = [k for k, v in meta.items() if _is_trigger(v) and not _is_known_trigger(v)]
-    if not unknown:
-        return None
-    for key in unknown:
-        warnings.warn(f"metadata {key!r}: unknown trigger {meta[key]!r}, key dropped", stacklevel=3)
-        del meta[key]
-    for key, value in meta.items():
-        if _is_trigger(value):
-            name = " ".join(value.split()[2:])
-            meta[key] = f"! load-numpy-array {resolve_relative(name, folder).resolve()}"
-    block, name = path_key
-    if isinstance(doc.get(block), dict) and isinstance(doc[block].get(name), str):
-        doc[block][name] = str(resolve_relative(doc[block][name], folder).resolve())
-    return yaml.safe_dump(doc)
