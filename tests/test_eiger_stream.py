@@ -225,3 +225,32 @@ def test_the_hexrd_layer_reads_like_hexrd(tmp_path, frames, hexrd_imageseries):
     assert ims.option_values()["threshold_setting"] == "man_diff"
     v1 = write_stream_v1(tmp_path / "v1.h5", frames[0], "csrnpz")
     np.testing.assert_array_equal(layer.open(str(v1), "eiger-stream-v1")[2], frames[0][2])
+
+
+@pytest.mark.parametrize("compression", [*COMPRESSIONS, None])
+def test_the_hexrd_layer_decompresses_a_frame_as_hexrd(frames, compression, hexrd_imageseries):
+    from hexrd.core.imageseries.load import eiger as hexrd_eiger
+
+    from lazyims.hexrd.load import eiger
+
+    from .eiger_files import blob
+
+    frame = frames[0][2]
+    d = {
+        "compression_type": compression,
+        "dtype": frame.dtype.str,
+        "shape": frame.shape,
+        "elem_size": frame.dtype.itemsize,
+        "data": np.void(blob(frame, compression)),
+    }
+    ours, theirs = eiger.decompress_frame(d), hexrd_eiger.decompress_frame(d)
+    np.testing.assert_array_equal(ours, frame)
+    np.testing.assert_array_equal(ours, theirs)
+    assert ours.dtype == theirs.dtype
+    with pytest.raises(FileContentError, match="Unsupported compression type: zip"):
+        eiger.decompress_frame({**d, "compression_type": "zip"})
+    with pytest.raises(FileContentError, match="has no elem_size"):
+        eiger.decompress_frame({k: v for k, v in d.items() if k != "elem_size"})
+    if compression is not None:
+        with pytest.raises(FileContentError, match="cannot|truncated|damaged"):
+            eiger.decompress_frame({**d, "data": np.void(blob(frame, compression)[:-9])})

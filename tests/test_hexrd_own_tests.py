@@ -5,12 +5,14 @@ in a pytest subprocess whose only addition is the plugin ``tests/hexrd_aliases.p
 ``sys.modules`` entries that make ``hexrd.core.imageseries`` (and its submodules)
 ``lazyims.hexrd``. Nothing of HEXRD is importable there.
 
-How the tests are counted: the non-Eiger test files hold 144 tests (pytest's count;
-the Eiger formats are not part of lazyims). :data:`OUT_OF_SCOPE` lists the 46 that
-test HEXRD's private helpers or patch its module internals (with the reason); the
-other 98 test behaviour. Each of those 98 is a case below: it passes when HEXRD's
-test passes, and the few in :data:`DIFFERENCES` are expected to fail for the reason
-given there (also in the README's "Differences from HEXRD").
+How the tests are counted: the test files hold 155 tests (pytest's count): 144 in
+the non-Eiger files and 11 in the Eiger ones (lz4 blobs are made with the ``lz4``
+package of the ``test`` extra, as HEXRD's tests make them). :data:`OUT_OF_SCOPE`
+lists the 47 that test HEXRD's private helpers, patch its module internals, or need
+data that is not in HEXRD's reference (with the reason); the other 108 (98 non-Eiger,
+10 Eiger) test behaviour. Each behaviour test must pass, as it passes under HEXRD,
+except the few in :data:`DIFFERENCES`, which are expected to fail for the reason given
+there (also in the README's "Differences from HEXRD").
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 HEXRD_TESTS = REPO.parent / "shared" / "hexrd-reference" / "tests"
 
-#: HEXRD's test files of the formats lazyims has (not the Eiger ones).
+#: HEXRD's imageseries test files.
 FILES = (
+    "imageseries/test_eiger_decompression.py",
+    "imageseries/test_eiger_stream_v1.py",
+    "imageseries/test_eiger_stream_v2.py",
     "imageseries/test_formats.py",
     "imageseries/test_omega.py",
     "imageseries/test_pickleable.py",
@@ -47,7 +52,8 @@ FILES = (
     "core/imageseries/load/test_rawimage.py",
     "core/imageseries/load/test_registry.py",
 )
-TOTAL = 144
+TOTAL = 155
+BEHAVIOUR = 108
 
 _SAVE_MOCKS = "replaces h5py, numpy or yaml inside HEXRD's save module, or calls its writer classes' internals"
 _FC_MOCKS = "replaces numpy/h5py/yaml or private loaders inside HEXRD's framecache module"
@@ -56,8 +62,15 @@ _RAW_MOCKS = (
 )
 _FABIO_MOCK = "replaces fabio.open inside HEXRD's imagefiles module, or calls its private helpers"
 
-#: Tests of HEXRD's private helpers or of its module internals, with the reason.
+#: Tests of HEXRD's private helpers or of its module internals, or that need data not in
+#: HEXRD's reference, with the reason.
 OUT_OF_SCOPE = {
+    "imageseries/test_eiger_stream_v2.py::test_format_eiger_stream_v2": (
+        "needs the fixture example_repo_path and the Eiger stream v2 dataset of HEXRD's "
+        "examples repository, neither of which the reference has (it errors under HEXRD too); "
+        "tests/test_eiger_stream.py::test_the_hexrd_layer_reads_like_hexrd takes the same "
+        "steps (threshold settings, man_diff, multiplier) on a file made there"
+    ),
     **{
         f"core/imageseries/test_save.py::{name}": _SAVE_MOCKS
         for name in (
@@ -192,14 +205,16 @@ def _behaviour_ids(outcomes: dict[str, str]) -> list[str]:
 
 
 def test_the_count_of_hexrd_tests(outcomes):
-    """144 tests ran; 46 are out of scope; 98 test behaviour and at least 92 of them pass."""
+    """155 tests ran; 47 are out of scope; 108 test behaviour and all pass but the
+    documented differences (at least 92 of the 98 non-Eiger ones, as issue 12 asks)."""
     assert len(outcomes) == TOTAL, sorted(outcomes)
     assert set(OUT_OF_SCOPE) <= set(outcomes), set(OUT_OF_SCOPE) - set(outcomes)
     behaviour = _behaviour_ids(outcomes)
-    assert len(behaviour) == 98
+    assert len(behaviour) == BEHAVIOUR
     passed = [t for t in behaviour if outcomes[t] == "passed"]
-    print(f"\nHEXRD's behaviour tests through lazyims.hexrd: {len(passed)} of 98 pass")
-    assert len(passed) >= 92
+    print(f"\nHEXRD's behaviour tests through lazyims.hexrd: {len(passed)} of {BEHAVIOUR} pass")
+    non_eiger = [t for t in passed if "eiger" not in t]
+    assert len([t for t in behaviour if "eiger" not in t]) == 98 and len(non_eiger) >= 92
     assert set(behaviour) - set(passed) == set(DIFFERENCES)
 
 

@@ -7,7 +7,8 @@
 (``import lazyims.hexrd as imageseries`` is the same.) The modules and names are
 HEXRD's: :func:`open`, :func:`write`, :mod:`.stats`, :mod:`.process`
 (``ProcessedImageSeries``), :mod:`.omega` (``OmegaImageSeries``, ``OmegaWedges``),
-:mod:`.load` (the adapters, ``load.metadata.yamlmeta``), :mod:`.imageseriesabc`.
+:mod:`.load` (the adapters, ``load.metadata.yamlmeta``, ``load.eiger.decompress_frame``),
+:mod:`.imageseriesabc`.
 Files are opened lazily (headers only); frames are read straight through the
 format's reader and kept in a bounded cache; statistics and writes run as
 parallel dask computations. Errors are lazyims errors that are also the built-in

@@ -129,6 +129,7 @@ def warn_on_close_error(adapter: Any, what: str) -> None:
 
 from . import (  # noqa: E402 - the adapters register themselves on import
     array,
+    eiger,
     eiger_stream_v1,
     eiger_stream_v2,
     framecache,
@@ -144,6 +145,7 @@ __all__ = [
     "LazyAdapter",
     "Registry",
     "array",
+    "eiger",
     "eiger_stream_v1",
     "eiger_stream_v2",
     "framecache",
