@@ -377,3 +377,37 @@ def test_yaml_metadata_with_unknown_triggers_as_hexrd(kind, meta):
                 np.testing.assert_array_equal(got[i], want[i])
             del want, got
             gc.collect()
+
+
+# -- hdf5 written into an open h5py.File -------------------------------------------------------
+@SETTINGS
+@given(data=st.data())
+def test_hdf5_written_into_an_open_h5py_file_as_hexrd(data):
+    import h5py
+
+    a = data.draw(frames())
+    meta = data.draw(metadata(len(a)))
+    options = data.draw(
+        st.fixed_dictionaries(
+            {}, optional={"gzip": st.integers(0, 4), "chunk_rows": st.integers(-1, 10)}
+        )
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, module in (("hexrd.h5", hexrd_is), ("lazy.h5", lazy_is)):
+            ims = module.open(None, "array", data=a, meta=dict(meta))
+            with h5py.File(Path(tmp) / name, "w") as f:
+                f.create_group("other").attrs["kept"] = 1
+                module.write(ims, f, "hdf5", path="det/ims", **options)
+        with h5py.File(Path(tmp) / "hexrd.h5", "r") as hf, h5py.File(Path(tmp) / "lazy.h5") as lf:
+            assert sorted(lf) == sorted(hf) == ["det", "other"]
+            assert lf["other"].attrs["kept"] == 1
+            want, got = hf["det/ims/images"], lf["det/ims/images"]
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got[()], want[()])
+            for what in ("chunks", "compression", "compression_opts", "shuffle"):
+                assert getattr(got, what) == getattr(want, what), what
+            assert_same_meta(dict(hf["det/ims"].attrs), dict(lf["det/ims"].attrs))
+        back = lazy_is.open(Path(tmp) / "lazy.h5", "hdf5", path="det/ims")
+        np.testing.assert_array_equal(np.stack(list(back)), a)
+        del back
+        gc.collect()

@@ -254,6 +254,61 @@ def test_fch5_into_and_from_open_h5py_objects(tmp_path):
             imageseries.write(ims, f, "frame-cache", style="npz", threshold=3)
 
 
+def test_hdf5_into_open_h5py_objects(tmp_path, h5):
+    ims = imageseries.open(None, "array", data=FRAMES, meta={"omega": OMEGA, "panel": "ff1"})
+    path = tmp_path / "state.h5"
+    with h5py.File(path, "w") as f:
+        f.create_group("keep").attrs["x"] = 1
+        imageseries.write(ims, f, "hdf5", path="imgs", gzip=0, chunk_rows=5)
+        imageseries.write(ims, f["keep"], "hdf5", path="sub/ff1")  # a Group too
+        dset = f["imgs/images"]
+        assert dset.chunks == (1, 5, 24) and dset.compression is None
+        np.testing.assert_array_equal(dset[()], FRAMES)  # readable through the handle at once
+        for bad in ("imgs", "keep/sub"):  # a group there already: nothing is written
+            with pytest.raises(ValueError, match="already exists") as info:
+                imageseries.write(ims, f, "hdf5", path=bad)
+            assert isinstance(info.value, lazyims.WriteError) and info.value.path == str(path)
+        with pytest.raises(lazyims.OptionError, match="unknown hdf5 options: gzp"):
+            imageseries.write(ims, f, "hdf5", path="x", gzp=1)
+        with pytest.raises(lazyims.MetadataError, match="'bad'"):  # checked before writing
+            imageseries.write(
+                imageseries.open(None, "array", data=FRAMES, meta={"bad": None}),
+                f,
+                "hdf5",
+                path="x",
+            )
+
+        def frame(i):
+            if i == 4:
+                raise OSError("detector file gone")
+            return FRAMES[i]
+
+        failing = imageseries.open(None, "function", func=frame, num_frames=6)
+        with pytest.raises(lazyims.FileContentError, match="detector file gone"):
+            imageseries.write(failing, f, "hdf5", path="x")
+        assert sorted(f) == ["imgs", "keep"]  # the failed write's group is gone again
+    for group in ("imgs", "keep/sub/ff1"):
+        back = imageseries.open(path, "hdf5", path=group)
+        np.testing.assert_array_equal(np.stack(list(back)), FRAMES)
+        assert back.metadata["panel"] == "ff1"
+        np.testing.assert_array_equal(back.metadata["omega"], OMEGA)
+    with h5py.File(path, "r") as f:
+        assert f["keep"].attrs["x"] == 1
+        with pytest.raises(ValueError, match="read-only") as info:
+            imageseries.write(ims, f, "hdf5", path="y")
+        assert isinstance(info.value, lazyims.WriteError)
+    # the file a series reads from is refused (its reads would see it change)
+    source = imageseries.open(h5, "hdf5", path="imgs")
+    before = h5.read_bytes()
+    with h5py.File(h5, "a") as f:
+        with pytest.raises(lazyims.WriteError, match="a file this series reads from"):
+            imageseries.write(source, f, "hdf5", path="again")
+        with pytest.raises(lazyims.WriteError, match="a file this series reads from"):
+            imageseries.write(source, f, "frame-cache", style="fch5", threshold=1, path="fc")
+        assert list(f) == ["imgs"]
+    assert h5.read_bytes() == before
+
+
 def test_from_hexrd_wraps_a_foreign_series_lazily():
     class Foreign:  # any object with HEXRD's interface
         shape, dtype, metadata = (20, 24), np.dtype(np.uint16), {"omega": OMEGA}

@@ -217,39 +217,63 @@ def write_hdf5(
         gzip chunks carry zlib's own (adler32); otherwise (``gzip=0``, other
         ``compression``) HDF5's fletcher32 filter is added.
     """
-    if not isinstance(gzip, (int, np.integer)) or isinstance(gzip, bool) or not 0 <= gzip <= 9:
-        raise OptionError(f"gzip must be an integer from 0 to 9, not {gzip!r}", fname)
-    if not isinstance(chunk_rows, (int, np.integer)):
-        raise OptionError(f"chunk_rows must be an integer, not {chunk_rows!r}", fname)
+    layout = dataset_layout(series, fname, shuffle, gzip, chunk_rows, compression, checksum)
     attrs = {k: attribute_value(k, v, fname) for k, v in series.metadata.items()}
+    with atomic_output(fname, series.files) as tmp, create_h5(tmp) as (f, guard):
+        write_dataset(series, f.require_group(path), dataname, layout, attrs, guard.check)
+
+
+def dataset_layout(
+    series: ImageSeries,
+    where: Any,
+    shuffle: bool = True,
+    gzip: int = 1,
+    chunk_rows: int = 0,
+    compression: Any = None,
+    checksum: bool = True,
+) -> dict[str, Any]:
+    """The ``create_dataset`` keywords (chunks and filters) of :func:`write_hdf5`'s options,
+    checked; ``where`` (the file) is named in the errors."""
+    if not isinstance(gzip, (int, np.integer)) or isinstance(gzip, bool) or not 0 <= gzip <= 9:
+        raise OptionError(f"gzip must be an integer from 0 to 9, not {gzip!r}", where)
+    if not isinstance(chunk_rows, (int, np.integer)):
+        raise OptionError(f"chunk_rows must be an integer, not {chunk_rows!r}", where)
     rows, cols = series.frame_shape
     if chunk_rows < 1 or chunk_rows > rows:
         chunk_rows = rows
     if compression is not None:
-        filters = dict(compression)
+        layout = dict(compression)
     else:
-        filters = {"shuffle": bool(shuffle)}
+        layout = {"shuffle": bool(shuffle)}
         if gzip > 0:
-            filters.update(compression="gzip", compression_opts=int(gzip))
-    if checksum and filters.get("compression") != "gzip":
-        filters["fletcher32"] = True
-    with atomic_output(fname, series.files) as tmp, create_h5(tmp) as (f, guard):
-        group = f.require_group(path)
-        dset = group.create_dataset(
-            dataname,
-            shape=series.shape,
-            dtype=series.dtype,
-            chunks=(1, chunk_rows, cols),
-            **filters,
-        )
-        for key, value in attrs.items():
-            group.attrs[key] = value
+            layout.update(compression="gzip", compression_opts=int(gzip))
+    if checksum and layout.get("compression") != "gzip":
+        layout["fletcher32"] = True
+    layout["chunks"] = (1, int(chunk_rows), cols)
+    return layout
 
-        def write_block(start: int, block: Any) -> None:
-            guard.check()  # stop at the first failed write (disk full...)
-            dset[start : start + block.shape[0]] = todense(block)
 
-        stream_blocks(series.to_dask(sparse=None), write_block)
+def write_dataset(
+    series: ImageSeries,
+    group: h5py.Group,
+    dataname: str,
+    layout: dict[str, Any],
+    attrs: dict[str, Any],
+    check: Any = None,
+) -> None:
+    """Create dataset ``dataname`` in ``group`` and fill it block by block, in frame order;
+    ``attrs`` go to the group. ``check()``, when given, runs before each block (to stop
+    at the first failed write)."""
+    dset = group.create_dataset(dataname, shape=series.shape, dtype=series.dtype, **layout)
+    for key, value in attrs.items():
+        group.attrs[key] = value
+
+    def write_block(start: int, block: Any) -> None:
+        if check is not None:
+            check()
+        dset[start : start + block.shape[0]] = todense(block)
+
+    stream_blocks(series.to_dask(sparse=None), write_block)
 
 
 register(

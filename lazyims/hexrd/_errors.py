@@ -7,7 +7,14 @@ A script written for HEXRD catches ``KeyError``, ``RuntimeError``, ``TypeError``
 
 from __future__ import annotations
 
-from ..errors import FileContentError, FormatError, FrameIndexError, LazyImsError, OptionError
+from ..errors import (
+    FileContentError,
+    FormatError,
+    FrameIndexError,
+    LazyImsError,
+    OptionError,
+    WriteError,
+)
 
 
 class _PlainMessage:
@@ -47,3 +54,8 @@ class KeyTypeError(FrameIndexError, TypeError):
 def as_hexrd_error(exc: LazyImsError, cls: type[LazyImsError]) -> LazyImsError:
     """``exc`` re-made as ``cls`` (same message and file), to raise ``from None``."""
     return cls(exc.message, exc.path)
+
+
+class HandleWriteError(WriteError, ValueError):
+    """An open h5py object that cannot take the write: read-only, or the group exists
+    (HEXRD: ValueError)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import h5py
 
+from .._files import check_not_a_source
 from .._streaming import stream_blocks
 from ..errors import WriteError
 from ..formats.framecache._common import DensityWarningCounter, check_metadata, kept_pixels
@@ -24,6 +25,7 @@ def write_fch5_group(
 ) -> None:
     """Write ``series`` as an fch5 frame-cache into ``group`` (or its new subgroup ``path``)."""
     where = group.file.filename
+    check_not_a_source(where, series.files)  # the series' reads would see the file change
     check_writable(series, threshold, where)
     metadata = check_metadata(series.metadata, where, reserved=False, nested=True)
     if path:

@@ -21,6 +21,16 @@ from ._errors import MissingOptionError, StyleError, UnknownFormatError
 
 #: The frame-cache styles ``write`` takes (``npz`` is HEXRD's default).
 FRAME_CACHE_STYLES = ("npz", "fch5", "yml")
+#: The hdf5 options ``write`` takes with an open h5py object (those of a file name).
+HDF5_HANDLE_OPTIONS = {
+    "path",
+    "dataname",
+    "gzip",
+    "shuffle",
+    "chunk_rows",
+    "compression",
+    "checksum",
+}
 
 
 def write(ims: Any, fname: Any, fmt: str, **kwargs: Any) -> None:
@@ -31,8 +41,10 @@ def write(ims: Any, fname: Any, fmt: str, **kwargs: Any) -> None:
     ims
         The series (a :mod:`lazyims.hexrd` series, a HEXRD one, or a lazyims one).
     fname
-        The file; for the frame-cache's fch5 style also an open ``h5py.File`` or
-        ``Group`` (written into, under ``path=`` when given).
+        The file; for hdf5 and the frame-cache's fch5 style also an open ``h5py.File``
+        or ``Group`` opened for writing (written into its new group ``path``, or for
+        fch5 into the object itself when no ``path`` is given). Writing into an
+        object the caller holds open is not atomic: the caller owns the file.
     fmt
         ``hdf5``: ``path`` (required), ``gzip`` (1), ``chunk_rows`` (0: whole frames),
         ``shuffle`` (True), ``compression`` (an h5py filter mapping).
@@ -58,7 +70,17 @@ def _write_hdf5(series: LazySeries, fname: Any, options: dict[str, Any]) -> None
     if "path" not in options:
         raise MissingOptionError("writing hdf5 needs path= (the group to write)")
     if isinstance(fname, h5py.Group):
-        raise OptionError("hdf5 is written to a file name, not an open h5py object")
+        from ._hdf5_group import write_hdf5_group
+
+        unknown = set(options) - HDF5_HANDLE_OPTIONS
+        if unknown:
+            raise OptionError(
+                f"unknown hdf5 options: {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(HDF5_HANDLE_OPTIONS))}",
+                fname.file.filename,
+            )
+        write_hdf5_group(series, fname, **options)
+        return
     api.write(series, fname, "hdf5", **options)
 
 
