@@ -108,6 +108,25 @@ def kept_pixels(series: Any, threshold: Any) -> da.Array | None:
     whole frames), computed in one pass per frame from the reader; None when the
     series is not a reader's frames followed by known steps (the caller then
     thresholds the chunks of the step-by-step graph)."""
+    import sparse
+
+    meta = sparse.COO.from_numpy(np.zeros((0, 0, 0), dtype=series.dtype))
+    return _fused_graph(series, threshold, _kept_block, "lazyims-fused", meta)
+
+
+def thresholded(series: Any, threshold: Any) -> da.Array | None:
+    """``series.threshold(threshold)`` as dense blocks computed in one pass per frame from
+    the reader (values ``<= threshold`` set to 0); None when the chain is not fusable or
+    the fused blocks (whole frames) would not have the step-by-step graph's chunks."""
+    meta = np.empty((0, 0, 0), dtype=series.dtype)
+    data = _fused_graph(series, threshold, _thresholded_block, "lazyims-fused-threshold", meta)
+    if data is None or data.chunks != series.chunks:
+        return None
+    return data
+
+
+def _fused_graph(series: Any, threshold: Any, task: Any, prefix: str, meta: Any) -> Any:
+    """One ``task`` per chunk of frames of ``series``' recipe, or None when not fusable."""
     recipe = recipe_of(series)
     if recipe is None or not recipe.steps or recipe.lazy.sparse:
         return None
@@ -135,14 +154,14 @@ def kept_pixels(series: Any, threshold: Any) -> da.Array | None:
         dark_ref = None
         dark = np.asarray(dark)
     token = tokenize(lazy, geometry, out_dtype, threshold, stamps, dark_ref or dark)
-    name = f"lazyims-fused-{token}"
+    name = f"{prefix}-{token}"
     dsk: dict = {}
     if dark is not None and dark_ref is None:
         dark_ref = (f"lazyims-fused-dark-{token}",)
         dsk[dark_ref] = dark
     for i, (start, n) in enumerate(zip(starts, chunks)):
         dsk[(name, i, 0, 0)] = (
-            _kept_block,
+            task,
             lazy.reader,
             _runs(frames[start : start + n]),
             lazy.rows,
@@ -153,11 +172,31 @@ def kept_pixels(series: Any, threshold: Any) -> da.Array | None:
             threshold,
             frame_shape,
         )
-    import sparse
-
-    meta = sparse.COO.from_numpy(np.zeros((0, 0, 0), dtype=out_dtype))
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=dependencies)
     return da.Array(graph, name, (chunks, (frame_shape[0],), (frame_shape[1],)), meta=meta)
+
+
+def _frames_of(reader: Any, runs: tuple, rows: slice, cols: slice):
+    """The frames of ``runs``, one 2-D array at a time (read a run at a time)."""
+    for start, stop in runs:
+        yield from np.asarray(reader.read(start, stop, rows, cols))
+
+
+def _dark_in(dark: Any, out_dtype: np.dtype) -> np.ndarray | None:
+    if dark is None:
+        return None
+    dark = np.asarray(dark.todense() if hasattr(dark, "todense") else dark)
+    return dark.astype(out_dtype, copy=False)
+
+
+def _kernel_for(frame: np.ndarray, out_dtype: np.dtype) -> bool:
+    """Whether the compiled kernels take this frame (plain numbers, numba present)."""
+    return (
+        out_dtype.kind in "uif"
+        and out_dtype.itemsize <= 8
+        and frame.dtype.kind in "uif"
+        and _numba_kernel() is not None
+    )
 
 
 def _kept_block(
@@ -175,22 +214,16 @@ def _kept_block(
     import sparse
 
     out_dtype = np.dtype(dtype)
-    if dark is not None:
-        dark = np.asarray(dark.todense() if hasattr(dark, "todense") else dark)
-        dark = dark.astype(out_dtype, copy=False)
-    kernel = _numba_kernel() if out_dtype.kind in "uif" and out_dtype.itemsize <= 8 else None
+    dark = _dark_in(dark, out_dtype)
     coords, values, k = [], [], 0
-    state: dict = {}
-    for start, stop in runs:
-        block = np.asarray(reader.read(start, stop, rows, cols))
-        for frame in block:
-            if kernel is not None and frame.dtype.kind in "uif":
-                r, c, v = _kept_numba(kernel, frame, dark, geometry, out_dtype, threshold, state)
-            else:
-                r, c, v = _kept_numpy(frame, dark, geometry, out_dtype, threshold, state)
-            coords.append(np.stack([np.full(r.size, k, np.int32), r, c]))
-            values.append(v)
-            k += 1
+    for frame in _frames_of(reader, runs, rows, cols):
+        if _kernel_for(frame, out_dtype):
+            r, c, v = _kept_numba(frame, dark, geometry, out_dtype, threshold)
+        else:
+            r, c, v = _kept_numpy(frame, dark, geometry, out_dtype, threshold)
+        coords.append(np.stack([np.full(r.size, k, np.int32), r, c]))
+        values.append(v)
+        k += 1
     shape = (k, *frame_shape)
     coords_all = np.concatenate(coords, axis=1) if coords else np.zeros((3, 0), np.int32)
     data = np.concatenate(values) if values else np.zeros(0, out_dtype)
@@ -202,6 +235,31 @@ def _kept_block(
         sorted=True,
         fill_value=out_dtype.type(0),
     )
+
+
+def _thresholded_block(
+    reader: Any,
+    runs: tuple,
+    rows: slice,
+    cols: slice,
+    dark: np.ndarray | None,
+    geometry: tuple,
+    dtype: str,
+    threshold: Any,
+    frame_shape: tuple[int, int],
+) -> np.ndarray:
+    """One task: read the runs of frames, and write each frame thresholded (dense)."""
+    out_dtype = np.dtype(dtype)
+    dark = _dark_in(dark, out_dtype)
+    nframes = sum(stop - start for start, stop in runs)
+    out = np.empty((nframes, *frame_shape), out_dtype)
+    for k, frame in enumerate(_frames_of(reader, runs, rows, cols)):
+        if _kernel_for(frame, out_dtype):
+            _thresholded_numba(frame, dark, geometry, out_dtype, threshold, out[k])
+        else:
+            image = _geometry(_darkened(frame, dark, out_dtype, {}), geometry)
+            np.copyto(out[k], np.where(image <= threshold, out_dtype.type(0), image))
+    return out
 
 
 def _darkened(frame, dark, out_dtype, state) -> np.ndarray:
@@ -218,9 +276,9 @@ def _darkened(frame, dark, out_dtype, state) -> np.ndarray:
     return work
 
 
-def _kept_numpy(frame, dark, geometry, out_dtype, threshold, state):
+def _kept_numpy(frame, dark, geometry, out_dtype, threshold, state=None):
     """The kept pixels of one frame with numpy: the same operations as the step-by-step graph."""
-    image = _geometry(_darkened(frame, dark, out_dtype, state), geometry)
+    image = _geometry(_darkened(frame, dark, out_dtype, {} if state is None else state), geometry)
     r, c = np.nonzero(image > threshold)
     return r.astype(np.int32), c.astype(np.int32), image[r, c]
 
@@ -265,31 +323,52 @@ def _comparison(out_dtype: np.dtype, threshold: Any) -> np.ndarray:
     return np.array([threshold], dtype=np.result_type(out_dtype, threshold))
 
 
-def _kept_numba(kernel, frame, dark, geometry, out_dtype, threshold, state):
-    """The kept pixels of one frame: the dark by numpy in the work frame, then flips, crops,
-    threshold and collection in one compiled pass (no flipped copy, no boolean mask)."""
-    key = (frame.shape, geometry, out_dtype)
-    if state.get("key") != key:
-        m, (rows, cols) = _affine(frame.shape, geometry)
-        state.update(
-            key=key,
-            m=m,
-            out_shape=(rows, cols),
-            thr=_comparison(out_dtype, threshold),
-            r=np.empty(rows * cols, np.int32),
-            c=np.empty(rows * cols, np.int32),
-            v=np.empty(rows * cols, out_dtype),
-        )
-    image = _darkened(frame, dark, out_dtype, state)
-    rows, cols = state["out_shape"]
-    n = kernel(image, state["m"], rows, cols, state["thr"], state["r"], state["c"], state["v"])
-    return state["r"][:n].copy(), state["c"][:n].copy(), state["v"][:n].copy()
+#: Per-thread scratch of the compiled pass (output buffers), reused from task to task.
+_SCRATCH = threading.local()
 
 
-def _numba_kernel() -> Any:
-    """The compiled one-pass kernel (numba, installed with ``sparse``), or None without numba."""
+def _no_dark(dtype: np.dtype) -> np.ndarray:
+    return np.zeros((0, 0), dtype)
+
+
+def _plan(shape, geometry, out_dtype, threshold) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:
+    """The kernel's map, output shape and threshold for frames of ``shape``."""
+    m, out_shape = _affine(shape, geometry)
+    return m, out_shape, _comparison(out_dtype, threshold)
+
+
+def _scratch(name: str, size: int, dtype: np.dtype, count: int = 1) -> list[np.ndarray]:
+    """This thread's ``count`` buffers ``name`` of at least ``size`` items of ``dtype``."""
+    buffers = getattr(_SCRATCH, name, None)
+    if buffers is None or buffers[0].dtype != dtype or buffers[0].size < size:
+        buffers = [np.empty(size, dtype) for _ in range(count)]
+        setattr(_SCRATCH, name, buffers)
+    return buffers
+
+
+def _kept_numba(frame, dark, geometry, out_dtype, threshold):
+    """The kept pixels of one frame: dark, flips, crops, threshold and collection in one
+    compiled pass (no darkened or flipped copy of the frame, no boolean mask)."""
+    m, (rows, cols), thr = _plan(frame.shape, geometry, out_dtype, threshold)
+    r, c = _scratch("coords", max(1, rows * cols), np.dtype(np.int32), 2)
+    (v,) = _scratch("values", max(1, rows * cols), out_dtype)
+    dark = _no_dark(out_dtype) if dark is None else dark
+    n = _numba_kernel()(frame, dark, m, rows, cols, thr, r, c, v)
+    return r[:n].copy(), c[:n].copy(), v[:n].copy()
+
+
+def _thresholded_numba(frame, dark, geometry, out_dtype, threshold, out) -> None:
+    """Write one frame after the dark, flips and crops, thresholded, into ``out``."""
+    m, (rows, cols), thr = _plan(frame.shape, geometry, out_dtype, threshold)
+    dark = _no_dark(out_dtype) if dark is None else dark
+    _numba_kernel(dense=True)(frame, dark, m, rows, cols, thr, out)
+
+
+def _numba_kernel(dense: bool = False) -> Any:
+    """A compiled one-pass kernel (numba, installed with ``sparse``), or None without numba:
+    the kept pixels' kernel, or with ``dense`` the thresholded frame's."""
     try:
-        from ._fused_kernel import kept_pixels_of_frame
+        from ._fused_kernel import kept_pixels_of_frame, thresholded_frame
     except ImportError:  # pragma: no cover - sparse needs numba
         return None
-    return kept_pixels_of_frame
+    return thresholded_frame if dense else kept_pixels_of_frame

@@ -313,7 +313,10 @@ def threshold(series: ImageSeries, t: float) -> ImageSeries:
     """Set every value ``<= t`` to 0 (the values a frame-cache with threshold ``t`` drops)."""
     if not isinstance(t, numbers.Real) or isinstance(t, bool) or np.isnan(t):
         raise ProcessingError(f"the threshold must be a number, not {t!r}")
-    data = series.to_dask(sparse=None).map_blocks(_zero_at_or_below, t, dtype=series.dtype)
+    # A reader's frames after a dark, flips and crops: one compiled pass per frame.
+    data = _fused.thresholded(series, t)
+    if data is None:
+        data = series.to_dask(sparse=None).map_blocks(_zero_at_or_below, t, dtype=series.dtype)
     return series._replace(data=data)
 
 

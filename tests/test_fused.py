@@ -4,6 +4,7 @@ graph writes, and what numpy computes."""
 
 from __future__ import annotations
 
+import dask
 import h5py
 import numpy as np
 import pytest
@@ -104,7 +105,7 @@ def test_fused_write_equals_the_step_by_step_graph_and_numpy(
         done.append((what, arg))
     with monkeypatch.context() as m:
         if not numba:
-            m.setattr(_fused, "_numba_kernel", lambda: None)
+            m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
         if dark is not None or any(what == "flip" for what, _ in done):
             assert _fused.kept_pixels(series, threshold) is not None
         # (crops alone narrow what the reader reads: nothing to fuse)
@@ -117,6 +118,82 @@ def test_fused_write_equals_the_step_by_step_graph_and_numpy(
     assert fused.dtype == plain.dtype == want.dtype
     np.testing.assert_array_equal(fused, plain)
     np.testing.assert_array_equal(fused, want)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**16),
+    kind=st.sampled_from(KINDS),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("flip"), st.sampled_from(sorted(FLIPS))),
+            st.tuples(st.just("crop"), st.just(None)),
+        ),
+        max_size=3,
+    ),
+    threshold=st.one_of(st.integers(-5, 60), st.floats(-5, 60, width=32), st.just(25.3)),
+    selection=st.one_of(st.none(), st.lists(st.integers(0, 4), min_size=1, max_size=6)),
+    numba=st.booleans(),
+)
+def test_fused_threshold_computes_what_the_step_by_step_graph_and_numpy_do(
+    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection, numba
+):
+    # `.threshold(t)` of a reader's frames after a dark, flips and crops computes in one
+    # pass per frame; values <= t become 0 and NaN stays, as np.where(x <= t, 0, x).
+    rng = np.random.default_rng(seed)
+    frames_dtype, dark_dtype = kind
+    frames = rng.integers(0, 90, (5, 7, 6)).astype(frames_dtype)
+    if frames.dtype.kind == "i":
+        frames[1] -= 40
+        frames[2, 0, 0] = np.iinfo(frames.dtype).max  # wraps when a negative dark is taken
+    dark = None
+    if dark_dtype is not None:
+        dark = rng.integers(0, 40, (7, 6)).astype(dark_dtype)
+        if dark.dtype.kind == "f":
+            dark[0, 0] = np.nan
+            dark[1, 1] = 12.3
+        elif dark.dtype.kind == "i":
+            dark[0, 0] = np.iinfo(dark.dtype).min
+    if frames.dtype.kind == "f":
+        frames[2, 3, 3] = np.nan
+        frames[3, 2, 2] = np.inf
+    folder = tmp_path_factory.mktemp("fused-threshold")
+    series = scan(folder / "scan.h5", frames)
+    reference = frames
+    if selection is not None:
+        series = series[selection]
+        reference = frames[selection]
+    if dark is not None:
+        series = series.dark(dark)
+    done = []
+    for what, arg in steps:
+        if what == "flip":
+            series = series.flip(arg)
+        else:
+            rows, cols = series.frame_shape
+            arg = ((1, rows), (0, max(1, cols - 1)))
+            series = series.rectangle(arg)
+        done.append((what, arg))
+    with np.errstate(over="ignore"):
+        want = numpy_chain(reference, dark, done)
+    want = np.where(want <= threshold, want.dtype.type(0), want)
+    with monkeypatch.context() as m:
+        if not numba:
+            m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
+        fused = series.threshold(threshold)
+        if dark is not None or any(what == "flip" for what, _ in done):
+            assert _fused.thresholded(series, threshold) is not None
+        got = fused.compute()
+    with monkeypatch.context() as m:
+        m.setattr(_fused, "thresholded", lambda series, t: None)
+        plain = series.threshold(threshold)
+        assert plain.chunks == fused.chunks
+        plain = plain.compute()
+    assert got.dtype == plain.dtype == want.dtype
+    np.testing.assert_array_equal(got, plain)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_the_lazy_graph_stays_the_users_view(tmp_path):
@@ -151,3 +228,18 @@ def test_other_styles_are_written_from_the_fused_pass(tmp_path, style):
     want = np.maximum(frames.astype(np.float32), 20).transpose(0, 2, 1) - 20
     got = lazyims.open(tmp_path / f"fc.{style}").compute()
     np.testing.assert_array_equal(got, np.where(want > 30, want, 0))
+
+
+def test_fused_passes_run_on_cluster_workers(cluster_client, tmp_path):
+    # The fused tasks (module-level functions, a reader of plain data) run in worker
+    # processes: a thresholded chain computed and written there equals numpy.
+    frames = np.random.default_rng(4).integers(0, 100, (6, 9, 8)).astype(np.uint16)
+    dark = np.random.default_rng(5).integers(0, 30, (9, 8)).astype(np.float32)
+    with dask.config.set(scheduler=cluster_client):
+        chain = scan(tmp_path / "s.h5", frames).dark(dark).flip("cw90")
+        assert _fused.thresholded(chain, 40) is not None
+        got = chain.threshold(40).compute()
+        chain.to_framecache(tmp_path / "fc.npz", threshold=40)
+    want = (np.maximum(frames.astype(np.float32), dark) - dark).transpose(0, 2, 1)[:, :, ::-1]
+    np.testing.assert_array_equal(got, np.where(want <= 40, 0, want))
+    np.testing.assert_array_equal(lazyims.open(tmp_path / "fc.npz").compute(), got)
