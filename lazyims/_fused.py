@@ -352,16 +352,18 @@ def _kept_numba(frame, dark, geometry, out_dtype, threshold):
     m, (rows, cols), thr = _plan(frame.shape, geometry, out_dtype, threshold)
     r, c = _scratch("coords", max(1, rows * cols), np.dtype(np.int32), 2)
     (v,) = _scratch("values", max(1, rows * cols), out_dtype)
+    (row,) = _scratch("row", max(1, cols), out_dtype)
     dark = _no_dark(out_dtype) if dark is None else dark
-    n = _numba_kernel()(frame, dark, m, rows, cols, thr, r, c, v)
+    n = _numba_kernel()(frame, dark, m, rows, cols, thr, r, c, v, row)
     return r[:n].copy(), c[:n].copy(), v[:n].copy()
 
 
 def _thresholded_numba(frame, dark, geometry, out_dtype, threshold, out) -> None:
     """Write one frame after the dark, flips and crops, thresholded, into ``out``."""
     m, (rows, cols), thr = _plan(frame.shape, geometry, out_dtype, threshold)
+    (row,) = _scratch("row", max(1, cols), out_dtype)
     dark = _no_dark(out_dtype) if dark is None else dark
-    _numba_kernel(dense=True)(frame, dark, m, rows, cols, thr, out)
+    _numba_kernel(dense=True)(frame, dark, m, rows, cols, thr, out, row)
 
 
 def _numba_kernel(dense: bool = False) -> Any:

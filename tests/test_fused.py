@@ -67,10 +67,9 @@ def written(series, path, threshold):
     ),
     threshold=st.one_of(st.integers(-5, 60), st.floats(-5, 60, width=32), st.just(25.3)),
     selection=st.one_of(st.none(), st.lists(st.integers(0, 4), min_size=1, max_size=6)),
-    numba=st.booleans(),
 )
 def test_fused_write_equals_the_step_by_step_graph_and_numpy(
-    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection, numba
+    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection
 ):
     rng = np.random.default_rng(seed)
     frames_dtype, dark_dtype = kind
@@ -104,20 +103,21 @@ def test_fused_write_equals_the_step_by_step_graph_and_numpy(
             series = series.rectangle(arg)
         done.append((what, arg))
     with monkeypatch.context() as m:
-        if not numba:
-            m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
-        if dark is not None or any(what == "flip" for what, _ in done):
-            assert _fused.kept_pixels(series, threshold) is not None
-        # (crops alone narrow what the reader reads: nothing to fuse)
-        fused = written(series, folder / "fused.npz", threshold)
-    with monkeypatch.context() as m:
         m.setattr(_fused, "kept_pixels", lambda series, threshold: None)
         plain = written(series, folder / "plain.npz", threshold)
     want = numpy_chain(reference, dark, done)
     want = np.where(want > threshold, want, 0)
-    assert fused.dtype == plain.dtype == want.dtype
-    np.testing.assert_array_equal(fused, plain)
-    np.testing.assert_array_equal(fused, want)
+    for numba in (True, False):  # the compiled kernel, and the numpy fallback
+        with monkeypatch.context() as m:
+            if not numba:
+                m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
+            if dark is not None or any(what == "flip" for what, _ in done):
+                assert _fused.kept_pixels(series, threshold) is not None
+            # (crops alone narrow what the reader reads: nothing to fuse)
+            fused = written(series, folder / f"fused-{numba}.npz", threshold)
+        assert fused.dtype == plain.dtype == want.dtype
+        np.testing.assert_array_equal(fused, plain, err_msg=f"numba={numba}")
+        np.testing.assert_array_equal(fused, want, err_msg=f"numba={numba}")
 
 
 @settings(
@@ -135,10 +135,9 @@ def test_fused_write_equals_the_step_by_step_graph_and_numpy(
     ),
     threshold=st.one_of(st.integers(-5, 60), st.floats(-5, 60, width=32), st.just(25.3)),
     selection=st.one_of(st.none(), st.lists(st.integers(0, 4), min_size=1, max_size=6)),
-    numba=st.booleans(),
 )
 def test_fused_threshold_computes_what_the_step_by_step_graph_and_numpy_do(
-    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection, numba
+    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection
 ):
     # `.threshold(t)` of a reader's frames after a dark, flips and crops computes in one
     # pass per frame; values <= t become 0 and NaN stays, as np.where(x <= t, 0, x).
@@ -180,20 +179,21 @@ def test_fused_threshold_computes_what_the_step_by_step_graph_and_numpy_do(
         want = numpy_chain(reference, dark, done)
     want = np.where(want <= threshold, want.dtype.type(0), want)
     with monkeypatch.context() as m:
-        if not numba:
-            m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
-        fused = series.threshold(threshold)
-        if dark is not None or any(what == "flip" for what, _ in done):
-            assert _fused.thresholded(series, threshold) is not None
-        got = fused.compute()
-    with monkeypatch.context() as m:
         m.setattr(_fused, "thresholded", lambda series, t: None)
         plain = series.threshold(threshold)
-        assert plain.chunks == fused.chunks
-        plain = plain.compute()
-    assert got.dtype == plain.dtype == want.dtype
-    np.testing.assert_array_equal(got, plain)
-    np.testing.assert_array_equal(got, want)
+        plain_chunks, plain = plain.chunks, plain.compute()
+    for numba in (True, False):  # the compiled kernel, and the numpy fallback
+        with monkeypatch.context() as m:
+            if not numba:
+                m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
+            fused = series.threshold(threshold)
+            if dark is not None or any(what == "flip" for what, _ in done):
+                assert _fused.thresholded(series, threshold) is not None
+            assert fused.chunks == plain_chunks
+            got = fused.compute()
+        assert got.dtype == plain.dtype == want.dtype
+        np.testing.assert_array_equal(got, plain, err_msg=f"numba={numba}")
+        np.testing.assert_array_equal(got, want, err_msg=f"numba={numba}")
 
 
 def test_the_lazy_graph_stays_the_users_view(tmp_path):
