@@ -7,16 +7,20 @@ another); then each band's file is read back and its percentile taken. Time is
 linear in frames, memory is one band per thread (``SPILL_BAND_BYTES``), whatever the
 scan's length.
 
-The spill folder (``lazyims-spill-<pid>-<id>`` in ``tmpdir``) is removed when the
-result is computed, when the result array is dropped or the interpreter exits (also
-after an error), and folders left by a killed process are removed by the next
-spilled percentile that looks in the same ``tmpdir``.
+The spill folder (``lazyims-spill-<host>-<pid>-<id>`` in ``tmpdir``) is removed when
+the result is computed, when the result array is dropped or the interpreter exits
+(also after an error), and folders left by a killed process are removed by the next
+spilled percentile that looks in the same ``tmpdir`` from the same machine. On a
+dask.distributed cluster ``tmpdir`` must be a folder every worker sees (a shared file
+system): workers write and read the band files there. A folder of another machine's
+process is never taken for a leftover: its process cannot be seen from here.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 import weakref
@@ -33,15 +37,26 @@ SPILL_BAND_BYTES = 64 * 2**20
 PREFIX = "lazyims-spill-"
 
 
+def _host() -> str:
+    """This machine's name as it goes into spill folder names (no separators)."""
+    name = socket.gethostname() or "host"
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
 def remove_leftovers(folder: str | os.PathLike) -> None:
-    """Remove spill folders in ``folder`` whose process is gone (a killed run's)."""
+    """Remove spill folders in ``folder`` of this machine whose process is gone (a killed
+    run's). Folders of other machines (a shared ``tmpdir``) are left alone."""
     try:
         entries = list(Path(folder).glob(f"{PREFIX}*"))
     except OSError:
         return
+    host = _host()
     for entry in entries:
+        parts = entry.name[len(PREFIX) :].rsplit("-", 2)
+        if len(parts) != 3 or parts[0] != host:
+            continue
         try:
-            pid = int(entry.name[len(PREFIX) :].split("-")[0])
+            pid = int(parts[1])
         except ValueError:
             continue
         if pid == os.getpid() or _alive(pid):
@@ -69,7 +84,7 @@ def spilled_percentile(
     """
     folder = Path(tmpdir if tmpdir is not None else tempfile.gettempdir()).resolve()
     remove_leftovers(folder)
-    spill = folder / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+    spill = folder / f"{PREFIX}{_host()}-{os.getpid()}-{uuid.uuid4().hex}"
     n, rows, cols = frames.shape
     dtype = np.dtype(frames.dtype)
     frames = frames.rechunk({1: -1, 2: -1})

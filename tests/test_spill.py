@@ -130,3 +130,40 @@ def test_small_scans_and_band_budgets_keep_the_in_memory_bands(tmp_path):
     assert "spilled" not in stats.median(ims).name  # smaller than one band
     big = Path(tmp_path)  # and band_bytes= asks for the bands explicitly
     assert "spilled" not in stats.median(ims, band_bytes=10, tmpdir=big).name
+
+
+def test_leftovers_of_other_machines_in_a_shared_folder_are_left_alone(tmp_path):
+    # A shared tmpdir (a cluster's file system) holds spill folders of other machines'
+    # processes: their pids mean nothing here, so only this machine's dead ones go.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = _spill._host()
+    mine = tmp_path / f"{_spill.PREFIX}{host}-{dead.pid}-0123abcd"
+    theirs = tmp_path / f"{_spill.PREFIX}{host}x-{dead.pid}-0123abcd"
+    running = tmp_path / f"{_spill.PREFIX}{host}-{os.getpid()}-0123abcd"
+    for folder in (mine, theirs, running):
+        folder.mkdir()
+        (folder / "band00000.bin").write_bytes(b"x")
+    _spill.remove_leftovers(tmp_path)
+    assert not mine.exists()
+    assert theirs.exists() and running.exists()
+
+
+def test_spilled_median_on_cluster_workers_in_a_shared_folder(cluster_client, tmp_path):
+    # With a client, tmpdir= names a folder all workers see: worker processes write and
+    # read the band files there, and the folder is gone afterwards.
+    frames = np.random.default_rng(8).integers(0, 900, (9, 40, 30)).astype(np.uint16)
+    ims = scan(tmp_path / "scan.h5", frames)
+    spill = tmp_path / "shared"
+    spill.mkdir()
+    with (
+        dask.config.set(scheduler=cluster_client),
+        pytest.MonkeyPatch.context() as m,
+    ):
+        m.setattr(stats, "SPILL_BAND_BYTES", 2000)
+        m.setattr(_spill, "SPILL_BAND_BYTES", 2000)
+        median = ims.median(tmpdir=spill)
+        assert "spilled" in median.name and len(median.chunks[0]) > 1
+        got = median.compute()
+    np.testing.assert_array_equal(got, np.median(frames, axis=0).astype(np.float32))
+    assert not list(spill.iterdir())
