@@ -191,6 +191,13 @@ def resolve_relative(name: str | os.PathLike, base: Path | None) -> Path:
 UNKNOWN_TRIGGERS = ("error", "drop")
 
 
+def _is_trigger(value: Any) -> bool:
+    """A ``! command ...`` value: its first word is ``!`` and more words follow (as HEXRD
+    reads them; ``"!"`` alone or ``"!word"`` are plain strings)."""
+    words = value.split() if isinstance(value, str) else []
+    return len(words) > 1 and words[0] == "!"
+
+
 def check_unknown_triggers(value: Any, where: Any) -> str:
     """``value`` if it is one of :data:`UNKNOWN_TRIGGERS`, else an OptionError naming ``where``."""
     if not isinstance(value, str) or value not in UNKNOWN_TRIGGERS:
@@ -238,7 +245,7 @@ def yaml_metadata(
                     f"metadata {key!r} is '++np.array' but there is no {key}-array", where
                 )
             out[key] = np.array(meta[f"{key}-array"])
-        elif isinstance(value, str) and value.lstrip().startswith("!"):
+        elif _is_trigger(value):
             command, _, name = value.lstrip()[1:].strip().partition(" ")
             name = name.strip()  # a file name may hold spaces
             if (command != "load-numpy-array" or not name) and unknown_triggers == "drop":

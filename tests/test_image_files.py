@@ -441,3 +441,18 @@ def test_float_cast_that_does_not_fit(tmp_path, value, dtype, match):
     yml = write_yaml(tmp_path / "f.yml", f"image-files: {{files: f.edf}}\ndtype: {dtype}\n")
     with pytest.raises(FileContentError, match=f"f.edf: frame 0 has {match}"):
         lazyims.open(yml).compute()
+
+
+def test_only_a_lone_bang_word_makes_a_trigger_as_in_hexrd(ge_scan):
+    # HEXRD reads a value as a `! command` only when its first word is "!" and more
+    # words follow: "!", "!word ..." and "a ! b" are plain strings there and here.
+    tmp_path, _ = ge_scan
+    np.save(tmp_path / "om.npy", np.arange(3.0))
+    yml = tmp_path / "scan.yml"
+    yml.write_text(
+        HEAD + "meta: {a: '!', b: '!load-numpy-array om.npy', c: 'a ! b',"
+        " d: '  ! load-numpy-array om.npy'}\n"
+    )
+    meta = lazyims.open(yml).metadata
+    assert (meta["a"], meta["b"], meta["c"]) == ("!", "!load-numpy-array om.npy", "a ! b")
+    np.testing.assert_array_equal(meta["d"], np.arange(3.0))
