@@ -520,3 +520,20 @@ def test_unusual_zips_are_left_to_zipfile(tmp_path, golden):
         np.testing.assert_array_equal(lazyims.open(path).compute(), lazyims.open(src).compute())
     with pytest.raises(lazyims.FileContentError, match="cut.npz"):
         lazyims.open(cut)
+
+
+@pytest.mark.parametrize("style", ["npz", "fch5", "yml"])
+@pytest.mark.parametrize("dtype", [">u2", ">f4", ">i4"])
+def test_big_endian_frames_are_stored_little_endian(tmp_path, style, dtype):
+    # HEXRD reads values through scipy.sparse, which refuses big-endian ones: the file
+    # holds the same values little-endian, in every member.
+    frames = (np.arange(3 * 4 * 5).reshape(3, 4, 5) % 9).astype(dtype)
+    path = tmp_path / f"be.{style}"
+    lazyims.open(frames).to_framecache(path, threshold=4, style=style)
+    back = lazyims.open(path)
+    assert back.dtype == np.dtype(dtype).newbyteorder("<")
+    np.testing.assert_array_equal(back.compute(), np.where(frames > 4, frames, 0))
+    if style == "npz":
+        with np.load(path) as z:
+            assert z["0_data"].dtype.byteorder in "<=|"
+            assert np.dtype(z["dtype"].item().decode()) == back.dtype

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 
 from ..._files import check_regular_file, is_regular_file
 from ..._yaml import check_unknown_triggers, yaml_keys
@@ -128,12 +129,26 @@ def write_framecache(
     _check_style(style, fname)
     if path is not None and style != "fch5":
         raise OptionError(f"path= names a group of an fch5 frame-cache, not of a {style}", fname)
+    series = _little_endian(series)
     if style == "npz":
         write_npz(series, fname, threshold)
     elif style == "fch5":
         write_fch5(series, fname, threshold, path, checksum)
     else:
         write_yml(series, fname, threshold)
+
+
+def _little_endian(series: ImageSeries) -> ImageSeries:
+    """``series`` with its values in little-endian byte order (the same values).
+
+    HEXRD reads frame-caches through ``scipy.sparse``, which refuses big-endian values,
+    so big-endian frames are stored little-endian: files HEXRD reads.
+    """
+    dtype = np.dtype(series.dtype)
+    little = dtype.newbyteorder("<")
+    if little == dtype:
+        return series
+    return series._replace(data=series.to_dask(sparse=None).astype(little))
 
 
 def _sniff(path: Path) -> bool:
