@@ -42,7 +42,18 @@ def _run(code: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProce
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
 @pytest.mark.parametrize(
     "case",
-    ["sniffed", "hdf5", "npz", "yml-cache", "yml-metadata", "raw-data", "image-files-yaml"],
+    [
+        "sniffed",
+        "hdf5",
+        "npz",
+        "fch5",
+        "yml-cache",
+        "yml-metadata",
+        "raw-data",
+        "image-files-yaml",
+        "eiger",
+        "eiger-stream",
+    ],
 )
 def test_a_fifo_is_refused_without_hanging(tmp_path, case):
     fifo = tmp_path / "fifo"
@@ -56,6 +67,9 @@ def test_a_fifo_is_refused_without_hanging(tmp_path, case):
         "yml-metadata": "lazyims.open('m.yml')",
         "raw-data": "lazyims.open('r.yml')",
         "image-files-yaml": "lazyims.open('fifo', format='image-files')",
+        "fch5": "lazyims.open('fifo', format='frame-cache', style='fch5')",
+        "eiger": "lazyims.open('fifo', format='eiger')",
+        "eiger-stream": "lazyims.open('fifo', format='eiger-stream-v2')",
     }
     (tmp_path / "c.yml").write_text(
         "data: {file: fifo, dtype: uint16, nframes: 1, shape: [4, 4]}\nmeta: {}\n"
