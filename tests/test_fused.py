@@ -52,10 +52,8 @@ def written(series, path, threshold):
     return lazyims.open(path).compute()
 
 
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
+#: Random chains: frames and dark dtypes, flips and crops, thresholds, frame lists.
+CHAINS = dict(
     seed=st.integers(0, 2**16),
     kind=st.sampled_from(KINDS),
     steps=st.lists(
@@ -68,79 +66,14 @@ def written(series, path, threshold):
     threshold=st.one_of(st.integers(-5, 60), st.floats(-5, 60, width=32), st.just(25.3)),
     selection=st.one_of(st.none(), st.lists(st.integers(0, 4), min_size=1, max_size=6)),
 )
-def test_fused_write_equals_the_step_by_step_graph_and_numpy(
-    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection
-):
-    rng = np.random.default_rng(seed)
-    frames_dtype, dark_dtype = kind
-    frames = rng.integers(0, 90, (5, 7, 6)).astype(frames_dtype)
-    if frames.dtype.kind == "i":
-        frames[1] -= 40
-    dark = None
-    if dark_dtype is not None:
-        dark = rng.integers(0, 40, (7, 6)).astype(dark_dtype)
-        if dark.dtype.kind == "f":
-            dark[0, 0] = np.nan
-            dark[1, 1] = 12.3
-    if frames.dtype.kind == "f":
-        frames[2, 3, 3] = np.nan
-        frames[3, 2, 2] = np.inf
-    folder = tmp_path_factory.mktemp("fused")
-    series = scan(folder / "scan.h5", frames)
-    reference = frames
-    if selection is not None:
-        series = series[selection]
-        reference = frames[selection]
-    if dark is not None:
-        series = series.dark(dark)
-    done = []
-    for what, arg in steps:
-        if what == "flip":
-            series = series.flip(arg)
-        else:
-            rows, cols = series.frame_shape
-            arg = ((1, rows), (0, max(1, cols - 1)))
-            series = series.rectangle(arg)
-        done.append((what, arg))
-    with monkeypatch.context() as m:
-        m.setattr(_fused, "kept_pixels", lambda series, threshold: None)
-        plain = written(series, folder / "plain.npz", threshold)
-    want = numpy_chain(reference, dark, done)
-    want = np.where(want > threshold, want, 0)
-    for numba in (True, False):  # the compiled kernel, and the numpy fallback
-        with monkeypatch.context() as m:
-            if not numba:
-                m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
-            if dark is not None or any(what == "flip" for what, _ in done):
-                assert _fused.kept_pixels(series, threshold) is not None
-            # (crops alone narrow what the reader reads: nothing to fuse)
-            fused = written(series, folder / f"fused-{numba}.npz", threshold)
-        assert fused.dtype == plain.dtype == want.dtype
-        np.testing.assert_array_equal(fused, plain, err_msg=f"numba={numba}")
-        np.testing.assert_array_equal(fused, want, err_msg=f"numba={numba}")
-
-
-@settings(
+CHAIN_SETTINGS = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    seed=st.integers(0, 2**16),
-    kind=st.sampled_from(KINDS),
-    steps=st.lists(
-        st.one_of(
-            st.tuples(st.just("flip"), st.sampled_from(sorted(FLIPS))),
-            st.tuples(st.just("crop"), st.just(None)),
-        ),
-        max_size=3,
-    ),
-    threshold=st.one_of(st.integers(-5, 60), st.floats(-5, 60, width=32), st.just(25.3)),
-    selection=st.one_of(st.none(), st.lists(st.integers(0, 4), min_size=1, max_size=6)),
-)
-def test_fused_threshold_computes_what_the_step_by_step_graph_and_numpy_do(
-    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection
-):
-    # `.threshold(t)` of a reader's frames after a dark, flips and crops computes in one
-    # pass per frame; values <= t become 0 and NaN stays, as np.where(x <= t, 0, x).
+
+
+def chain(folder, seed, kind, steps, selection):
+    """A scan file and a chain on it: (series, what numpy computes before the threshold,
+    whether the chain is one the fused pass takes)."""
     rng = np.random.default_rng(seed)
     frames_dtype, dark_dtype = kind
     frames = rng.integers(0, 90, (5, 7, 6)).astype(frames_dtype)
@@ -158,7 +91,6 @@ def test_fused_threshold_computes_what_the_step_by_step_graph_and_numpy_do(
     if frames.dtype.kind == "f":
         frames[2, 3, 3] = np.nan
         frames[3, 2, 2] = np.inf
-    folder = tmp_path_factory.mktemp("fused-threshold")
     series = scan(folder / "scan.h5", frames)
     reference = frames
     if selection is not None:
@@ -177,6 +109,42 @@ def test_fused_threshold_computes_what_the_step_by_step_graph_and_numpy_do(
         done.append((what, arg))
     with np.errstate(over="ignore"):
         want = numpy_chain(reference, dark, done)
+    # (crops alone narrow what the reader reads: nothing to fuse)
+    fusable = dark is not None or any(what == "flip" for what, _ in done)
+    return series, want, fusable
+
+
+@CHAIN_SETTINGS
+@given(**CHAINS)
+def test_fused_write_equals_the_step_by_step_graph_and_numpy(
+    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection
+):
+    folder = tmp_path_factory.mktemp("fused")
+    series, want, fusable = chain(folder, seed, kind, steps, selection)
+    want = np.where(want > threshold, want, 0)
+    with monkeypatch.context() as m:
+        m.setattr(_fused, "kept_pixels", lambda series, threshold: None)
+        plain = written(series, folder / "plain.npz", threshold)
+    for numba in (True, False):  # the compiled kernel, and the numpy fallback
+        with monkeypatch.context() as m:
+            if not numba:
+                m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
+            assert (_fused.kept_pixels(series, threshold) is not None) == fusable
+            fused = written(series, folder / f"fused-{numba}.npz", threshold)
+        assert fused.dtype == plain.dtype == want.dtype
+        np.testing.assert_array_equal(fused, plain, err_msg=f"numba={numba}")
+        np.testing.assert_array_equal(fused, want, err_msg=f"numba={numba}")
+
+
+@CHAIN_SETTINGS
+@given(**CHAINS)
+def test_fused_threshold_computes_what_the_step_by_step_graph_and_numpy_do(
+    tmp_path_factory, monkeypatch, seed, kind, steps, threshold, selection
+):
+    # `.threshold(t)` of a reader's frames after a dark, flips and crops computes in one
+    # pass per frame; values <= t become 0 and NaN stays, as np.where(x <= t, 0, x).
+    folder = tmp_path_factory.mktemp("fused-threshold")
+    series, want, fusable = chain(folder, seed, kind, steps, selection)
     want = np.where(want <= threshold, want.dtype.type(0), want)
     with monkeypatch.context() as m:
         m.setattr(_fused, "thresholded", lambda series, t: None)
@@ -187,8 +155,7 @@ def test_fused_threshold_computes_what_the_step_by_step_graph_and_numpy_do(
             if not numba:
                 m.setattr(_fused, "_numba_kernel", lambda dense=False: None)
             fused = series.threshold(threshold)
-            if dark is not None or any(what == "flip" for what, _ in done):
-                assert _fused.thresholded(series, threshold) is not None
+            assert (_fused.thresholded(series, threshold) is not None) == fusable
             assert fused.chunks == plain_chunks
             got = fused.compute()
         assert got.dtype == plain.dtype == want.dtype
