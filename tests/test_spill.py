@@ -167,3 +167,14 @@ def test_spilled_median_on_cluster_workers_in_a_shared_folder(cluster_client, tm
         got = median.compute()
     np.testing.assert_array_equal(got, np.median(frames, axis=0).astype(np.float32))
     assert not list(spill.iterdir())
+
+
+def test_spilled_median_of_many_frames_equals_numpy(tmp_path, small_bands):
+    # Enough frames for the tiled pixel-major copy of each spilled band.
+    frames = np.random.default_rng(9).integers(0, 4000, (230, 6, 7)).astype(np.uint16)
+    ims = scan(tmp_path / "scan.h5", frames)
+    for pct in (50, 10):
+        result = stats.percentile(ims, pct, tmpdir=tmp_path)
+        assert "spilled" in result.name
+        want = np.percentile(frames, pct, axis=0).astype(np.float32)
+        np.testing.assert_array_equal(result.compute(), want)

@@ -196,6 +196,28 @@ def test_reductions_of_sparse_chunks_compute_to_numpy_unless_asked_for_sparse():
     np.testing.assert_array_equal(series.median().compute(), np.median(frames, 0))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint64])
+@pytest.mark.parametrize("shape", [(200, 3, 5), (261, 33, 31), (300, 1, 70)])
+def test_pixel_major_copy_by_tiles_equals_numpy(dtype, shape):
+    # From _TILED_FROM frames on, one contiguous band goes into pixel-major order by the
+    # tiled kernel: whole and partial tiles in both directions must land where numpy's
+    # copy puts them.
+    from lazyims import stats
+
+    assert shape[0] >= stats._TILED_FROM
+    frames = np.random.default_rng(shape[1]).integers(0, 200, shape).astype(dtype)
+    got = stats._by_pixel([frames])
+    np.testing.assert_array_equal(got, np.moveaxis(frames, 0, -1))
+    assert got.flags.c_contiguous
+    # a non-contiguous band and several pieces take numpy's copy, with the same result
+    np.testing.assert_array_equal(
+        stats._by_pixel([frames[:, :, ::-1]]), np.moveaxis(frames[:, :, ::-1], 0, -1)
+    )
+    np.testing.assert_array_equal(
+        stats._by_pixel([frames[:150], frames[150:]]), np.moveaxis(frames, 0, -1)
+    )
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint32])
 @pytest.mark.parametrize("nframes", [1, 2, 7, 40])
 def test_integer_percentile_equals_numpy_exactly(dtype, nframes):
