@@ -32,6 +32,8 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from .errors import WriteError
+
 #: Bytes of one band of rows across all frames (a band task holds this and a copy).
 SPILL_BAND_BYTES = 64 * 2**20
 PREFIX = "lazyims-spill-"
@@ -129,14 +131,50 @@ def _spill_chunk(block: Any, first: int, spill: str, bands: list, n: int) -> int
     block = np.asarray(block.todense() if hasattr(block, "todense") else block)
     os.makedirs(spill, exist_ok=True)
     for b, (r0, r1) in enumerate(bands):
-        piece = np.ascontiguousarray(block[:, r0:r1])
-        frame_bytes = piece[0].nbytes if len(piece) else 0
-        fd = os.open(_band_file(spill, b), os.O_WRONLY | os.O_CREAT, 0o600)
+        # A frame's rows r0:r1 are one run of memory, and the frames' runs follow one
+        # another in the band file: written as they lie, without a copy, where possible.
+        parts = [block[k, r0:r1] for k in range(len(block))]
+        if not (
+            _PWRITEV and len(parts) <= _MOST_PARTS and all(p.flags.c_contiguous for p in parts)
+        ):
+            parts = [np.ascontiguousarray(block[:, r0:r1])]
+        frame_bytes = (r1 - r0) * block.shape[2] * block.dtype.itemsize
+        path = _band_file(spill, b)
         try:
-            os.pwrite(fd, piece.data, first * frame_bytes)
-        finally:
-            os.close(fd)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                _write_all(fd, [memoryview(p).cast("B") for p in parts], first * frame_bytes)
+            finally:
+                os.close(fd)
+        except OSError as exc:  # a full disk, a folder gone...: say which spill file
+            raise WriteError(
+                f"cannot write a spill file of the out-of-core median/percentile "
+                f"({exc.strerror or exc}); give tmpdir= a folder with room for the frames",
+                path,
+            ) from None
     return len(block)
+
+
+_PWRITEV = hasattr(os, "pwritev")
+_MOST_PARTS = 64  # well below IOV_MAX (1024 on Linux)
+
+
+def _write_all(fd: int, buffers: list[memoryview], offset: int) -> None:
+    """Write ``buffers`` one after another at ``offset``, all of them (a short write, which
+    would leave a hole read back as zeros, is continued; no progress is an error)."""
+    while buffers:
+        if _PWRITEV and len(buffers) > 1:
+            written = os.pwritev(fd, buffers, offset)
+        else:
+            written = os.pwrite(fd, buffers[0], offset)
+        if written <= 0:
+            raise OSError(f"a spill file took no bytes at offset {offset}")
+        offset += written
+        while buffers and written >= len(buffers[0]):
+            written -= len(buffers[0])
+            buffers = buffers[1:]
+        if buffers and written:
+            buffers = [buffers[0][written:], *buffers[1:]]
 
 
 def _all_spilled(counts: list[int], spill: str) -> str:

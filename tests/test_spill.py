@@ -178,3 +178,32 @@ def test_spilled_median_of_many_frames_equals_numpy(tmp_path, small_bands):
         assert "spilled" in result.name
         want = np.percentile(frames, pct, axis=0).astype(np.float32)
         np.testing.assert_array_equal(result.compute(), want)
+
+
+def test_short_writes_of_spill_files_are_continued(tmp_path, monkeypatch):
+    # A write may take fewer bytes than given; what is left must still be written (a
+    # hole would read back as zeros), and a write that takes nothing is an error.
+    real_pwrite = os.pwrite
+
+    def short_pwrite(fd, data, offset):
+        return real_pwrite(fd, bytes(data)[:5], offset)
+
+    def short_pwritev(fd, buffers, offset):
+        return real_pwrite(fd, b"".join(bytes(b) for b in buffers)[:7], offset)
+
+    monkeypatch.setattr(os, "pwrite", short_pwrite)
+    monkeypatch.setattr(os, "pwritev", short_pwritev)
+    parts = [np.arange(10, dtype=np.uint16), np.arange(100, 113, dtype=np.uint16)]
+    path = tmp_path / "band.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        _spill._write_all(fd, [memoryview(p).cast("B") for p in parts], 6)
+        monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: 0)
+        monkeypatch.setattr(os, "pwritev", lambda fd, buffers, offset: 0)
+        with pytest.raises(OSError, match="took no bytes"):
+            _spill._write_all(fd, [memoryview(parts[0]).cast("B")], 0)
+    finally:
+        os.close(fd)
+    data = path.read_bytes()
+    assert data[:6] == b"\0" * 6
+    np.testing.assert_array_equal(np.frombuffer(data[6:], np.uint16), np.concatenate(parts))

@@ -9,6 +9,7 @@ failed write's objects.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import subprocess
 import sys
@@ -149,3 +150,20 @@ def test_reading_errors_are_not_reported_as_write_errors(tmp_path):
         ims.write(tmp_path / "out.h5", "hdf5")
     assert not isinstance(info.value, lazyims.WriteError)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_under_a_spilled_median_is_a_write_error(tiny_disk, monkeypatch):
+    # 2 MB of frames spilled into a 1 MiB folder: the error names a spill file and says
+    # what to do; the folder is left empty for the next run.
+    from lazyims import _spill, stats
+
+    monkeypatch.setattr(stats, "SPILL_BAND_BYTES", 64 * 1024)
+    monkeypatch.setattr(_spill, "SPILL_BAND_BYTES", 64 * 1024)
+    frames = np.random.default_rng(3).integers(0, 999, (16, 256, 256)).astype(np.uint16)
+    median = stats.median(lazyims.open(frames), tmpdir=tiny_disk)
+    with pytest.raises(lazyims.WriteError, match="spill file .*tmpdir=") as info:
+        median.compute()
+    assert "lazyims-spill-" in info.value.path
+    del median, info  # (the error's traceback refers to the result too)
+    gc.collect()
+    assert not list(tiny_disk.iterdir())
