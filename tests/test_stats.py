@@ -232,3 +232,33 @@ def test_integer_percentile_equals_numpy_exactly(dtype, nframes):
         np.testing.assert_array_equal(
             _integer_percentile(_by_pixel(pieces), pct), np.percentile(stacked, pct, axis=0)
         )
+
+
+@pytest.mark.parametrize("how", ["sort", "radix", "partition"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint64])
+def test_every_ordering_gives_numpys_percentile(monkeypatch, how, dtype):
+    # The ordering is chosen by speed on this machine; each must give numpy's result.
+    from lazyims import stats
+
+    monkeypatch.setattr(stats, "_ordering", lambda values, kth: how)
+    rng = np.random.default_rng(7)
+    for nframes in (1, 2, 9, 64):
+        frames = (
+            rng.poisson(40, (nframes, 5, 6)) - (20 if np.dtype(dtype).kind == "i" else 0)
+        ).astype(dtype)
+        for pct in (0, 25, 50, 62.5, 100):
+            got = stats._integer_percentile(stats._by_pixel([frames]), pct)
+            np.testing.assert_array_equal(
+                got, np.percentile(frames, pct, axis=0), err_msg=f"{nframes} {pct}"
+            )
+
+
+def test_the_fastest_ordering_is_measured_once_per_dtype_and_frames(monkeypatch):
+    from lazyims import stats
+
+    monkeypatch.setattr(stats, "_FASTEST", {})
+    values = np.random.default_rng(1).integers(0, 500, (3, 4, 30)).astype(np.uint16)
+    assert stats._ordering(values.copy(), [14, 15]) in stats._ORDERINGS
+    assert list(stats._FASTEST) == [("<u2", 30)]
+    monkeypatch.setattr(stats, "_order_in_place", None)  # not measured again
+    assert stats._ordering(values.copy(), [14, 15]) == stats._FASTEST[("<u2", 30)]
