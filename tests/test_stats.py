@@ -197,25 +197,21 @@ def test_reductions_of_sparse_chunks_compute_to_numpy_unless_asked_for_sparse():
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint64])
-@pytest.mark.parametrize("shape", [(200, 3, 5), (261, 33, 31), (300, 1, 70)])
-def test_pixel_major_copy_by_tiles_equals_numpy(dtype, shape):
-    # From _TILED_FROM frames on, one contiguous band goes into pixel-major order by the
-    # tiled kernel: whole and partial tiles in both directions must land where numpy's
-    # copy puts them.
+@pytest.mark.parametrize("shape", [(63, 3, 5), (64, 2, 2), (200, 3, 5), (261, 33, 31)])
+def test_pixel_major_copy_in_frame_blocks_equals_numpy(dtype, shape):
+    # Bands go into pixel-major order 64 frames at a time: whole and partial blocks,
+    # contiguous or not, one piece or several, must land where numpy's copy puts them.
     from lazyims import stats
 
-    assert shape[0] >= stats._TILED_FROM
     frames = np.random.default_rng(shape[1]).integers(0, 200, shape).astype(dtype)
+    want = np.moveaxis(frames, 0, -1)
     got = stats._by_pixel([frames])
-    np.testing.assert_array_equal(got, np.moveaxis(frames, 0, -1))
+    np.testing.assert_array_equal(got, want)
     assert got.flags.c_contiguous
-    # a non-contiguous band and several pieces take numpy's copy, with the same result
-    np.testing.assert_array_equal(
-        stats._by_pixel([frames[:, :, ::-1]]), np.moveaxis(frames[:, :, ::-1], 0, -1)
-    )
-    np.testing.assert_array_equal(
-        stats._by_pixel([frames[:150], frames[150:]]), np.moveaxis(frames, 0, -1)
-    )
+    flipped = frames[:, :, ::-1]
+    np.testing.assert_array_equal(stats._by_pixel([flipped]), np.moveaxis(flipped, 0, -1))
+    cut = shape[0] // 3
+    np.testing.assert_array_equal(stats._by_pixel([frames[:cut], frames[cut:]]), want)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint32])
