@@ -1,13 +1,15 @@
-"""One pass per frame for the everyday chain: dark, flips, crops, then a frame-cache write.
+"""One pass per frame for the everyday chain: dark, flips, crops, then a threshold.
 
-``ims.dark(d).flip("v").to_framecache(out, threshold=t)`` builds, as the user sees
-it, a lazy graph of one dask operation per step: each makes its own full-frame
-temporaries. When such a chain is written to a frame-cache, the writer asks
-:func:`kept_pixels` instead: every task reads its frames through the format's
-reader and, frame by frame, subtracts the dark, flips/crops by indexing (views, no
-copies), thresholds and keeps the surviving pixels' indices and values, with one
-float frame per thread as the only temporary. The result equals the step-by-step
-graph exactly (the same numpy operations on the same values).
+``ims.dark(d).flip("v").threshold(t)`` or ``...to_framecache(out, threshold=t)`` builds,
+as the user sees it, a lazy graph of one dask operation per step: each makes its own
+full-frame temporaries. When such a chain is thresholded, :func:`thresholded` builds its
+blocks instead, and when it is written to a frame-cache the writer asks
+:func:`kept_pixels`: every task reads its frames through the format's reader and, frame
+by frame, one compiled pass (:mod:`lazyims._fused_kernel`) subtracts the dark, follows
+the flips and crops by index arithmetic (no copy of the frame), thresholds and writes the
+output frame or the kept pixels' indices and values. The result equals the step-by-step
+graph exactly (the same dtype rules, value for value); without numba, numpy does the
+same steps.
 
 The chain is known because :mod:`lazyims.processing` records, for each series it
 makes from a reader's series by a dark, flip or rectangle, the recipe (the reader's
@@ -257,28 +259,26 @@ def _thresholded_block(
         if _kernel_for(frame, out_dtype):
             _thresholded_numba(frame, dark, geometry, out_dtype, threshold, out[k])
         else:
-            image = _geometry(_darkened(frame, dark, out_dtype, {}), geometry)
+            image = _geometry(_darkened(frame, dark, out_dtype), geometry)
             np.copyto(out[k], np.where(image <= threshold, out_dtype.type(0), image))
     return out
 
 
-def _darkened(frame, dark, out_dtype, state) -> np.ndarray:
+def _darkened(frame, dark, out_dtype) -> np.ndarray:
     """The frame minus the dark as ``processing.dark`` computes it (``max(frame, dark) -
-    dark`` in the promoted dtype), in the task's one work frame; or the frame as is."""
+    dark`` in the promoted dtype), in one new work frame; or the frame as is."""
     if dark is None:
         return frame.astype(out_dtype, copy=False)
-    work = state.get("work")
-    if work is None or work.shape != frame.shape:
-        work = state["work"] = np.empty(frame.shape, out_dtype)
-    np.copyto(work, frame, casting="unsafe")
+    work = frame.astype(out_dtype)
     np.maximum(work, dark, out=work)
     np.subtract(work, dark, out=work)
     return work
 
 
-def _kept_numpy(frame, dark, geometry, out_dtype, threshold, state=None):
-    """The kept pixels of one frame with numpy: the same operations as the step-by-step graph."""
-    image = _geometry(_darkened(frame, dark, out_dtype, {} if state is None else state), geometry)
+def _kept_numpy(frame, dark, geometry, out_dtype, threshold):
+    """The kept pixels of one frame with numpy (without numba): the same operations as
+    the step-by-step graph."""
+    image = _geometry(_darkened(frame, dark, out_dtype), geometry)
     r, c = np.nonzero(image > threshold)
     return r.astype(np.int32), c.astype(np.int32), image[r, c]
 
@@ -323,10 +323,6 @@ def _comparison(out_dtype: np.dtype, threshold: Any) -> np.ndarray:
     return np.array([threshold], dtype=np.result_type(out_dtype, threshold))
 
 
-#: Per-thread scratch of the compiled pass (output buffers), reused from task to task.
-_SCRATCH = threading.local()
-
-
 def _no_dark(dtype: np.dtype) -> np.ndarray:
     return np.zeros((0, 0), dtype)
 
@@ -335,6 +331,11 @@ def _plan(shape, geometry, out_dtype, threshold) -> tuple[np.ndarray, tuple[int,
     """The kernel's map, output shape and threshold for frames of ``shape``."""
     m, out_shape = _affine(shape, geometry)
     return m, out_shape, _comparison(out_dtype, threshold)
+
+
+#: Per-thread buffers of the compiled pass, reused from task to task. Frame-sized, but
+#: only the pages written become resident: about a hundredth of a frame for kept pixels.
+_SCRATCH = threading.local()
 
 
 def _scratch(name: str, size: int, dtype: np.dtype, count: int = 1) -> list[np.ndarray]:
