@@ -312,8 +312,16 @@ def percentile(
         Memory budget of one band of rows, read band after band (each band reading
         every frame again); by default the frames are spilled instead (below).
     tmpdir
-        Folder for the spill files (default: the system's temporary folder).
+        Folder for the spill files (default: the system's temporary folder); on a
+        dask.distributed cluster, a folder every worker sees.
 
+    Returns
+    -------
+    dask.array.Array
+        A lazy (rows, cols) float32 array.
+
+    Notes
+    -----
     A scan larger than one band (64 MiB) is computed in one pass over the frames:
     each frame is read once and its rows are written to one spill file per band of
     rows, then each band's percentile is taken (memory: a band or two per thread,
@@ -321,11 +329,6 @@ def percentile(
     afterwards, and a killed run's files by the next run. With a dask.distributed
     client and no ``tmpdir`` (workers may not share a folder), and with
     ``band_bytes=``, bands are read from the frames instead.
-
-    Returns
-    -------
-    dask.array.Array
-        A lazy (rows, cols) float32 array.
     """
     if not isinstance(pct, numbers.Real) or isinstance(pct, bool) or not 0 <= pct <= 100:
         raise OptionError(f"the percentile must be a number from 0 to 100, not {pct!r}")
