@@ -287,6 +287,10 @@ def test_hdf5_into_open_h5py_objects(tmp_path, h5):
         with pytest.raises(lazyims.FileContentError, match="detector file gone"):
             imageseries.write(failing, f, "hdf5", path="x")
         assert sorted(f) == ["imgs", "keep"]  # the failed write's group is gone again
+        with pytest.raises(lazyims.FileContentError, match="detector file gone"):
+            imageseries.write(failing, f, "hdf5", path="keep/new/deeper/ff2")
+        # and so are the groups made on the way to a nested one; the ones before stay
+        assert sorted(f) == ["imgs", "keep"] and sorted(f["keep"]) == ["sub"]
     for group in ("imgs", "keep/sub/ff1"):
         back = imageseries.open(path, "hdf5", path=group)
         np.testing.assert_array_equal(np.stack(list(back)), FRAMES)

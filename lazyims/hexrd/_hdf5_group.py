@@ -43,6 +43,7 @@ def write_hdf5_group(
         raise HandleWriteError(f"{path!r} already exists in {handle.name!r}", where)
     layout = dataset_layout(series, where, **options)
     attrs = {k: attribute_value(k, v, where) for k, v in series.metadata.items()}
+    created = _first_missing(handle, path)  # with it go the groups made below it
     try:
         group = handle.create_group(path)
     except ValueError as exc:  # a dataset in the way of the path, ...
@@ -50,6 +51,18 @@ def write_hdf5_group(
     try:
         write_dataset(series, group, dataname, layout, attrs)
     except BaseException:
-        del handle[path]  # no half-written group is left under the name asked for
+        del handle[created]  # no half-written group, nor the groups made on its way, is left
         raise
     handle.file.flush()
+
+
+def _first_missing(handle: h5py.Group, path: str) -> str:
+    """The shortest leading part of ``path`` that is not yet in ``handle`` (the first
+    group ``create_group(path)`` makes)."""
+    parts = [p for p in path.split("/") if p]
+    prefix = "/" if path.startswith("/") else ""
+    for k in range(1, len(parts) + 1):
+        name = prefix + "/".join(parts[:k])
+        if name not in handle:
+            return name
+    return path
