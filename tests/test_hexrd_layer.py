@@ -254,6 +254,34 @@ def test_fch5_into_and_from_open_h5py_objects(tmp_path):
             imageseries.write(ims, f, "frame-cache", style="npz", threshold=3)
 
 
+def test_fch5_into_open_h5py_objects_leaves_nothing_when_it_fails(tmp_path):
+    def frame(i):
+        if i == 4:
+            raise OSError("detector file gone")
+        return FRAMES[i]
+
+    failing = imageseries.open(None, "function", func=frame, num_frames=6)
+    path = tmp_path / "state.h5"
+    with h5py.File(path, "w") as f:
+        f.create_group("det").attrs["x"] = 1
+        for where, options in [(f, {"path": "det/new/ff1"}), (f, {}), (f["det"], {})]:
+            with pytest.raises(lazyims.FileContentError, match="detector file gone"):
+                imageseries.write(
+                    failing, where, "frame-cache", style="fch5", threshold=3, **options
+                )
+            # what the failed write made is gone: groups on the way, datasets, version marks
+            assert sorted(f) == ["det"] and list(f["det"]) == []
+            assert "HEXRD_FRAMECACHE_VERSION" not in f.attrs
+            assert dict(f["det"].attrs) == {"x": 1}
+        ims = imageseries.open(None, "array", data=FRAMES.astype(">u2"), meta={})
+        imageseries.write(ims, f, "frame-cache", style="fch5", threshold=3)  # into the root
+        assert f["data"].dtype == np.dtype("<u2")  # stored little-endian, as HEXRD reads it
+        with pytest.raises(lazyims.WriteError, match="already holds"):
+            imageseries.write(ims, f, "frame-cache", style="fch5", threshold=3)
+    back = imageseries.open(path, "frame-cache", style="fch5")
+    np.testing.assert_array_equal(np.stack(list(back)), _thresholded(FRAMES, 3))
+
+
 def test_hdf5_into_open_h5py_objects(tmp_path, h5):
     ims = imageseries.open(None, "array", data=FRAMES, meta={"omega": OMEGA, "panel": "ff1"})
     path = tmp_path / "state.h5"

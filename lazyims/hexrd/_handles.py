@@ -66,3 +66,15 @@ def fch5_from_handle(handle: h5py.Group, path: str | None) -> ImageSeries:
 def refused_second_open(error: Exception) -> bool:
     """True when ``error`` says HDF5 would not open an already open file a second time."""
     return isinstance(error, FileContentError) and "not a readable HDF5 file" in error.message
+
+
+def first_missing(handle: h5py.Group, path: str) -> str:
+    """The shortest leading part of ``path`` not yet in ``handle``: the first group that
+    ``handle.create_group(path)`` makes (deleting it undoes the whole creation)."""
+    parts = [p for p in path.split("/") if p]
+    prefix = "/" if path.startswith("/") else ""
+    for k in range(1, len(parts) + 1):
+        name = prefix + "/".join(parts[:k])
+        if name not in handle:
+            return name
+    return path

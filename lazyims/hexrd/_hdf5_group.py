@@ -17,6 +17,7 @@ from .._files import check_not_a_source
 from ..formats.hdf5 import attribute_value, dataset_layout, write_dataset
 from ..series import ImageSeries
 from ._errors import HandleWriteError
+from ._handles import first_missing
 
 
 def write_hdf5_group(
@@ -43,7 +44,7 @@ def write_hdf5_group(
         raise HandleWriteError(f"{path!r} already exists in {handle.name!r}", where)
     layout = dataset_layout(series, where, **options)
     attrs = {k: attribute_value(k, v, where) for k, v in series.metadata.items()}
-    created = _first_missing(handle, path)  # with it go the groups made below it
+    created = first_missing(handle, path)  # with it go the groups made below it
     try:
         group = handle.create_group(path)
     except ValueError as exc:  # a dataset in the way of the path, ...
@@ -54,15 +55,3 @@ def write_hdf5_group(
         del handle[created]  # no half-written group, nor the groups made on its way, is left
         raise
     handle.file.flush()
-
-
-def _first_missing(handle: h5py.Group, path: str) -> str:
-    """The shortest leading part of ``path`` that is not yet in ``handle`` (the first
-    group ``create_group(path)`` makes)."""
-    parts = [p for p in path.split("/") if p]
-    prefix = "/" if path.startswith("/") else ""
-    for k in range(1, len(parts) + 1):
-        name = prefix + "/".join(parts[:k])
-        if name not in handle:
-            return name
-    return path

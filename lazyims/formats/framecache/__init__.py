@@ -129,7 +129,7 @@ def write_framecache(
     _check_style(style, fname)
     if path is not None and style != "fch5":
         raise OptionError(f"path= names a group of an fch5 frame-cache, not of a {style}", fname)
-    series = _little_endian(series)
+    series = little_endian(series)
     if style == "npz":
         write_npz(series, fname, threshold)
     elif style == "fch5":
@@ -138,7 +138,7 @@ def write_framecache(
         write_yml(series, fname, threshold)
 
 
-def _little_endian(series: ImageSeries) -> ImageSeries:
+def little_endian(series: ImageSeries) -> ImageSeries:
     """``series`` with its values in little-endian byte order (the same values).
 
     HEXRD reads frame-caches through ``scipy.sparse``, which refuses big-endian values,
