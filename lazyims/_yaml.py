@@ -191,7 +191,7 @@ def resolve_relative(name: str | os.PathLike, base: Path | None) -> Path:
 UNKNOWN_TRIGGERS = ("error", "drop")
 
 
-def _is_trigger(value: Any) -> bool:
+def is_trigger(value: Any) -> bool:
     """A ``! command ...`` value: its first word is ``!`` and more words follow (as HEXRD
     reads them; ``"!"`` alone or ``"!word"`` are plain strings)."""
     words = value.split() if isinstance(value, str) else []
@@ -245,7 +245,7 @@ def yaml_metadata(
                     f"metadata {key!r} is '++np.array' but there is no {key}-array", where
                 )
             out[key] = np.array(meta[f"{key}-array"])
-        elif _is_trigger(value):
+        elif is_trigger(value):
             command, _, name = value.lstrip()[1:].strip().partition(" ")
             name = name.strip()  # a file name may hold spaces
             if (command != "load-numpy-array" or not name) and unknown_triggers == "drop":

@@ -537,3 +537,14 @@ def test_big_endian_frames_are_stored_little_endian(tmp_path, style, dtype):
         with np.load(path) as z:
             assert z["0_data"].dtype.byteorder in "<=|"
             assert np.dtype(z["dtype"].item().decode()) == back.dtype
+
+
+def test_yml_metadata_text_that_looks_like_a_command_reads_back_as_itself(tmp_path):
+    # Inline, "! hello world" would read back as an unknown trigger and "++np.array" as
+    # a request for a sibling array: such text goes to a .npy file like arrays do.
+    meta = {"note": "! hello world", "b": "++np.array", "c": "plain", "d": "!word"}
+    frames = np.arange(2 * 4 * 5, dtype=np.uint16).reshape(2, 4, 5)
+    path = tmp_path / "t.yml"
+    lazyims.open(frames, metadata=meta).to_framecache(path, threshold=30, style="yml")
+    assert lazyims.open(path).metadata == meta
+    assert "c: plain" in path.read_text() and "load-numpy-array t-note.npy" in path.read_text()

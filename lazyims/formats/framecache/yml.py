@@ -35,7 +35,7 @@ from ..._files import (
     temporary_name,
     write_error,
 )
-from ..._yaml import load_yaml, resolve_relative, yaml_metadata
+from ..._yaml import is_trigger, load_yaml, resolve_relative, yaml_metadata
 from ...errors import FileContentError, LazyImsError, MetadataError
 from ...series import ImageSeries
 from ._common import check_metadata, parse_dtype, parse_nframes, parse_shape
@@ -86,11 +86,15 @@ def open_yml(
 
 
 def _inline(value: np.ndarray) -> Any:
-    """A 0-d text or number as a plain YAML value, or None when it goes to a .npy file."""
+    """A 0-d text or number as a plain YAML value, or None when it goes to a .npy file.
+
+    Text that readers would take for a command (``"! cmd ..."``, ``"++np.array"``) goes
+    to a .npy file too: inline, it would not read back as itself."""
     if value.ndim != 0:
         return None
     if value.dtype.kind == "U":
-        return str(value)
+        text = str(value)
+        return None if is_trigger(text) or text == "++np.array" else text
     if value.dtype.kind in "biuf":
         return value.item()
     return None

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._yaml import resolve_relative
+from ..._yaml import is_trigger, resolve_relative
 
 
 def yamlmeta(meta: dict[str, Any], path: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def yamlmeta(meta: dict[str, Any], path: str | os.PathLike | None = None) -> dic
             continue
         if isinstance(value, str) and value == "++np.array":
             out[key] = np.array(meta[f"{key}-array"])
-        elif _is_trigger(value):
+        elif is_trigger(value):
             if _is_known_trigger(value):
                 out[key] = np.load(resolve_relative(" ".join(value.split()[2:]), folder))
             else:
@@ -46,11 +46,6 @@ def yamlmeta(meta: dict[str, Any], path: str | os.PathLike | None = None) -> dic
         else:
             out[key] = value
     return out
-
-
-def _is_trigger(value: Any) -> bool:
-    words = value.split() if isinstance(value, str) else []
-    return len(words) > 1 and words[0] == "!"
 
 
 def _is_known_trigger(value: Any) -> bool:
