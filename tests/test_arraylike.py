@@ -9,8 +9,7 @@ import pytest
 import sparse
 
 import lazyims
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 OMEGA = np.column_stack([np.arange(6.0), np.arange(1.0, 7.0)])
 

@@ -14,8 +14,7 @@ from dask.callbacks import Callback
 
 import lazyims
 from lazyims._napari import get_reader
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 OMEGA = np.column_stack([np.arange(8) * 0.5, np.arange(1, 9) * 0.5])
 

@@ -7,8 +7,7 @@ import pytest
 
 import lazyims
 from lazyims import OmegaError, OmegaWedges, omega
-
-from .conftest import DATA
+from tests.conftest import DATA
 
 OMEGAS = [0.0, 2.4, 29.99, 45.0, 60.0, 89.9, 361.0, -300.0]
 

@@ -16,9 +16,8 @@ import pytest
 
 import lazyims
 from lazyims.cli import main
-
-from .conftest import synthetic_frames
-from .test_cli import assert_one_line_error, run
+from tests.conftest import synthetic_frames
+from tests.test_cli import assert_one_line_error, run
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import lazyims
-
-from .test_processing import numpy_op, op_lists
+from tests.test_processing import numpy_op, op_lists
 
 pytestmark = pytest.mark.timeout(120)
 

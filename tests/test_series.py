@@ -13,8 +13,7 @@ import pytest
 
 import lazyims
 from lazyims import FrameIndexError, ImageSeries, LazyImsError
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import sparse
 import lazyims
 from lazyims import OptionError, stats
 from lazyims.formats.hdf5 import HDF5Frames
-
-from .conftest import DATA, synthetic_frames
+from tests.conftest import DATA, synthetic_frames
 
 CHUNKINGS = [1, 5, 12]
 

@@ -11,8 +11,7 @@ import pytest
 import zarr
 
 import lazyims
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 xr = pytest.importorskip("xarray")
 

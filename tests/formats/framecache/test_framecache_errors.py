@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import lazyims
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 
 def series_of(frames, **metadata):

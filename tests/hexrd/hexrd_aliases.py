@@ -1,6 +1,6 @@
 """HEXRD's module names mapped onto lazyims.hexrd, for running HEXRD's own tests.
 
-Loaded as a pytest plugin (``-p tests.hexrd_aliases``) by tests/test_hexrd_own_tests.py.
+Loaded as a pytest plugin (``-p tests.hexrd.hexrd_aliases``) by tests/hexrd/test_hexrd_own_tests.py.
 It only puts entries in ``sys.modules``: ``import hexrd.core.imageseries`` then
 gives ``lazyims.hexrd``, and so on for every module HEXRD's tests import.
 """

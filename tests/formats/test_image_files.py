@@ -21,8 +21,7 @@ from lazyims.errors import (
     OptionError,
 )
 from lazyims.formats import image_files
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 # --------------------------------------------------------------------------- writing test files
 

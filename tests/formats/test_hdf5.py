@@ -10,8 +10,7 @@ import pytest
 
 import lazyims
 from lazyims import FileContentError, MetadataError, OptionError, WriteError
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 
 def test_golden_scan_opens_with_hexrds_frames_and_metadata(golden, expected):

@@ -24,7 +24,7 @@ import lazyims
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*keep more than 10%:UserWarning")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"hdf5": "x.h5", "fch5": "x.fch5", "npz": "x.npz", "yml": "x.yml", "zarr": "x.zarr"}
 
 
@@ -60,7 +60,7 @@ FILL = textwrap.dedent(
     import numpy as np
     sys.path.insert(0, sys.argv[1])
     import lazyims
-    from tests.test_write_failures import TARGETS, _write
+    from tests.robustness.test_write_failures import TARGETS, _write
 
     folder = Path(sys.argv[2])
     small = lazyims.open(np.full((2, 16, 16), 7, np.uint16)).with_metadata(omega=np.zeros((2, 2)))

@@ -24,8 +24,8 @@ import pytest
 import lazyims
 from lazyims.errors import FileContentError, LazyImsError
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parents[1] / "data"
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*keep more than 10%:UserWarning")
 

@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 import lazyims
+from tests.conftest import local_client
 
-from .conftest import local_client
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def slow_frame(i: int) -> np.ndarray:

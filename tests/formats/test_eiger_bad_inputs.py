@@ -15,9 +15,8 @@ import pytest
 
 import lazyims
 from lazyims.errors import FileContentError, LazyImsError, MissingFileError
-
-from .eiger_files import eiger_frames, write_master, write_stream_v1, write_stream_v2
-from .test_bad_inputs import _chain_is_hidden
+from tests.formats.eiger_files import eiger_frames, write_master, write_stream_v1, write_stream_v2
+from tests.robustness.test_bad_inputs import _chain_is_hidden
 
 pytestmark = pytest.mark.timeout(30)
 

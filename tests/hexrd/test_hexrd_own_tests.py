@@ -1,7 +1,7 @@
 """HEXRD's own imageseries tests, run against lazyims.hexrd by module aliasing only.
 
 HEXRD's test files (``../shared/hexrd-reference/tests``, beside the repository) run
-in a pytest subprocess whose only addition is the plugin ``tests/hexrd_aliases.py``:
+in a pytest subprocess whose only addition is the plugin ``tests/hexrd/hexrd_aliases.py``:
 ``sys.modules`` entries that make ``hexrd.core.imageseries`` (and its submodules)
 ``lazyims.hexrd``. Nothing of HEXRD is importable there.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HEXRD_TESTS = REPO.parent / "shared" / "hexrd-reference" / "tests"
 
 #: HEXRD's imageseries test files.
@@ -68,7 +68,7 @@ OUT_OF_SCOPE = {
     "imageseries/test_eiger_stream_v2.py::test_format_eiger_stream_v2": (
         "needs the fixture example_repo_path and the Eiger stream v2 dataset of HEXRD's "
         "examples repository, neither of which the reference has (it errors under HEXRD too); "
-        "tests/test_eiger_stream.py::test_the_hexrd_layer_reads_like_hexrd takes the same "
+        "tests/formats/test_eiger_stream.py::test_the_hexrd_layer_reads_like_hexrd takes the same "
         "steps (threshold settings, man_diff, multiplier) on a file made there"
     ),
     **{
@@ -169,7 +169,7 @@ def _run_hexrd_tests(tmp: Path) -> dict[str, str]:
         "pytest",
         "-q",
         "-p",
-        "tests.hexrd_aliases",
+        "tests.hexrd.hexrd_aliases",
         "-p",
         "no:cacheprovider",
         "--import-mode=importlib",

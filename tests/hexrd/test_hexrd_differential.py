@@ -28,7 +28,7 @@ from lazyims.hexrd import omega as lazy_omega
 from lazyims.hexrd import process as lazy_process
 from lazyims.hexrd import stats as lazy_stats
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "hexrd-reference"
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "hexrd-reference"
 if not (REFERENCE / "hexrd" / "core" / "imageseries" / "__init__.py").is_file():
     pytest.skip(
         f"HEXRD's code is not at {REFERENCE} (../shared is absent)", allow_module_level=True

@@ -15,10 +15,9 @@ import pytest
 
 import lazyims
 from lazyims.errors import FileContentError, OptionError
+from tests.formats.eiger_files import eiger_frames, write_stream_v1, write_stream_v2
 
-from .eiger_files import eiger_frames, write_stream_v1, write_stream_v2
-
-HEXRD_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "hexrd-reference"
+HEXRD_REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "hexrd-reference"
 COMPRESSIONS = ["bslz4", "lz4", "csrnpz"]
 SETTINGS = ["threshold_1", "threshold_2", "man_diff"]
 
@@ -232,8 +231,7 @@ def test_the_hexrd_layer_decompresses_a_frame_as_hexrd(frames, compression, hexr
     from hexrd.core.imageseries.load import eiger as hexrd_eiger
 
     from lazyims.hexrd.load import eiger
-
-    from .eiger_files import blob
+    from tests.formats.eiger_files import blob
 
     frame = frames[0][2]
     d = {

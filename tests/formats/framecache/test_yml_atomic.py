@@ -19,7 +19,7 @@ import pytest
 
 import lazyims
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SHARED = ROOT.parent / "shared" / "hexrd-reference"
 
 
@@ -111,7 +111,7 @@ KILLER = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
-    from tests.test_yml_atomic import NEW
+    from tests.formats.framecache.test_yml_atomic import NEW
 
     step = int(sys.argv[3])
     calls = [0]

@@ -18,8 +18,7 @@ import yaml
 import lazyims
 from lazyims.formats.framecache import npz as npz_style
 from lazyims.formats.framecache import open_framecache
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 GOLDEN = {
     "npz": ("fc.npz",),
@@ -60,7 +59,7 @@ def test_golden_cache_reads_as_hexrd_did(style, golden, expected):
 
 
 def test_fch5_named_h5_opens_as_framecache(tmp_path, expected):
-    shutil.copy(Path(__file__).parent / "data" / "fc.fch5", tmp_path / "fc.h5")
+    shutil.copy(Path(__file__).parents[2] / "data" / "fc.fch5", tmp_path / "fc.h5")
     ims = lazyims.open(tmp_path / "fc.h5")
     assert ims.format == "frame-cache" and ims.is_sparse
     np.testing.assert_array_equal(ims.compute(), expected["framecache_dense"])

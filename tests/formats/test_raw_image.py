@@ -13,8 +13,7 @@ import pytest
 
 import lazyims
 from lazyims.errors import FileContentError, LazyImsError, MissingFileError, OptionError
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 
 def write_yaml(path: Path, text: str) -> Path:

@@ -24,9 +24,9 @@ import pytest
 
 import lazyims
 from lazyims.errors import LazyImsError
-from tests import eiger_files
 from tests.conftest import synthetic_frames
-from tests.test_image_files import write_ge
+from tests.formats import eiger_files
+from tests.formats.test_image_files import write_ge
 
 NFRAMES, ROWS, COLS = 4, 12, 10
 

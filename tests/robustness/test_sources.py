@@ -16,10 +16,9 @@ import pytest
 
 import lazyims
 from lazyims.cli import main
+from tests.formats.test_image_files import write_ge
 
-from .test_image_files import write_ge
-
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

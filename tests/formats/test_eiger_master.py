@@ -13,10 +13,9 @@ import pytest
 import lazyims
 from lazyims import eiger_pixel_mask as pixel_mask
 from lazyims.formats.eiger import raw_chunk_codec
+from tests.formats.eiger_files import add_goniometer, eiger_frames, write_master, write_stream_v1
 
-from .eiger_files import add_goniometer, eiger_frames, write_master, write_stream_v1
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPRESSIONS = ["bslz4", "bszstd", "lz4", "gzip", None]
 
 

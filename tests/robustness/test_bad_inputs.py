@@ -30,8 +30,7 @@ from lazyims.errors import (
     OptionError,
     ProcessingError,
 )
-
-from .conftest import synthetic_frames
+from tests.conftest import synthetic_frames
 
 pytestmark = pytest.mark.timeout(30)
 
