@@ -424,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     print(f"scans in {args.workdir} (generated once, then reused)", flush=True)
     print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if any(job.input == "scan" for job in jobs):  # the longest scan written once, then copied
+        print(f"  scans of {', '.join(map(str, args.frames))} frames ...", flush=True)
+        generate.make_scans(args.workdir, args.frames, args.size, args.size)
     results, reports = [], []
     for table, extra_env in tables(args):
         cpu_line = describe_cpu(extra_env, args.in_process)

@@ -33,6 +33,26 @@ def test_generated_scan_has_hexrd_layout(tmp_path):
     assert 80 < np.median(frames) < 120 and frames.max() > 300  # background and spots
 
 
+def test_shorter_scans_are_copied_from_the_longest(tmp_path, monkeypatch):
+    maker = generate.FrameMaker(24, 32)
+    generate.make_scan(tmp_path, 7, 24, 32)
+
+    def no_new_frames(self, i):
+        raise AssertionError("a frame was made again")
+
+    monkeypatch.setattr(generate.FrameMaker, "frame", no_new_frames)
+    short, long = generate.make_scans(tmp_path, [3, 7], 24, 32)
+    monkeypatch.undo()
+    with h5py.File(short, "r") as f, h5py.File(long, "r") as g:
+        a, b = f["imageseries/images"], g["imageseries/images"]
+        assert a.shape == (3, 24, 32) and b.shape == (7, 24, 32)
+        assert a.compression == "gzip" and a.shuffle and a.chunks == (1, 24, 32)
+        for i in range(3):  # the same stored bytes, not a second compression
+            assert a.id.read_direct_chunk((i, 0, 0)) == b.id.read_direct_chunk((i, 0, 0))
+        assert f["imageseries"].attrs["omega"].shape == (3, 2)
+    np.testing.assert_array_equal(lazyims.open(short).compute(), [maker.frame(i) for i in range(3)])
+
+
 def test_generated_dark_is_the_median_of_the_first_frames(tmp_path):
     scan = generate.make_scan(tmp_path, 5, 24, 16)
     dark = np.load(generate.make_dark(tmp_path, scan, 4))
