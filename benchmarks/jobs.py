@@ -171,4 +171,4 @@ JOBS = [
 from . import eiger, hexrd_windows  # noqa: E402 - their jobs are built from Job and Side above
 
 JOBS += eiger.jobs(Job, Side, HEXRD)
-JOBS.append(hexrd_windows.job())
+JOBS += hexrd_windows.jobs()
