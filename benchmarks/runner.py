@@ -312,6 +312,10 @@ def _growth(key: str, rows: list[dict], side: str) -> tuple[float, float] | None
     return last["seconds"] / first["seconds"], last["peak_bytes"] / max(first["peak_bytes"], 1)
 
 
+def _title(job: Job, row: dict) -> str:
+    return f"{job.title} ({row['label']})" if row.get("label") else job.title
+
+
 def _fmt_ratio(ratio: float | None) -> str:
     return f"{ratio:.1f}x" if ratio else "-"
 
@@ -336,6 +340,9 @@ def report(
 ) -> str:
     main_frames = args.frames[0]
     dask = not args.no_dask
+    width = max(
+        [52] + [len(_title(job, row)) for job in JOBS for row in rows if row["job"] == job.key]
+    )
     lines = [
         f"== {table} table ==",
         cpu_line or cpu.describe(),
@@ -348,7 +355,7 @@ def report(
             else f"reference ABSENT ({reference.REFERENCE}): HEXRD rows skipped"
         ),
         "",
-        f"{'job':52} {'frames':>6} {'base s':>8} {'lazy s':>8} {'ratio':>6} "
+        f"{'job':{width}} {'frames':>6} {'base s':>8} {'lazy s':>8} {'ratio':>6} "
         + (f"{'dask s':>8} {'d ratio':>7} " if dask else "")
         + f"{'base cpu':>8} {'lazy cpu':>8} "
         + (f"{'dask cpu':>8} " if dask else "")
@@ -365,14 +372,14 @@ def report(
             ratio = _ratio(base, lazy, "seconds")
             main = job.input != "scan" or row["frames"] == main_frames
             text = verdict(job, row, rows, args.quick) if main else ""
-            title = f"{job.title} ({row['label']})" if row.get("label") else job.title
+            title = _title(job, row)
             if dask:
                 dask_time = _fmt_time(peer) if peer is not None else ""
                 dask_ratio = _fmt_ratio(_ratio(peer, lazy, "seconds")) if peer is not None else ""
                 dask_cpu = _fmt_cpu(peer) if peer is not None else ""
                 dask_mem = _fmt_mem(peer) if peer is not None else ""
             lines.append(
-                f"{title:52} {row['frames'] or '':>6} {_fmt_time(base):>8} {_fmt_time(lazy):>8} "
+                f"{title:{width}} {row['frames'] or '':>6} {_fmt_time(base):>8} {_fmt_time(lazy):>8} "
                 f"{_fmt_ratio(ratio):>6} "
                 + (f"{dask_time:>8} {dask_ratio:>7} " if dask else "")
                 + f"{_fmt_cpu(base):>8} {_fmt_cpu(lazy):>8} "
