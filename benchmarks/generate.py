@@ -63,7 +63,8 @@ def make_scan(workdir: Path, nframes: int, rows: int, cols: int, seed: int = 0) 
     path = scan_path(workdir, nframes, rows, cols)
     if path.exists():
         return path
-    maker = FrameMaker(rows, cols, seed)
+    longer = _longer_scan(workdir, nframes, rows, cols) if seed == 0 else None
+    maker = FrameMaker(rows, cols, seed) if longer is None else None
     tmp = path.with_suffix(".part")
     with h5py.File(tmp, "w") as f:
         group = f.create_group("imageseries")
@@ -76,13 +77,39 @@ def make_scan(workdir: Path, nframes: int, rows: int, cols: int, seed: int = 0) 
             compression_opts=1,
             shuffle=True,
         )
-        for i in range(nframes):
-            dset[i] = maker.frame(i)
+        if longer is not None:  # its first frames are these: copy their stored chunks
+            with h5py.File(longer, "r") as source:
+                images = source["imageseries/images"]
+                for i in range(nframes):
+                    mask, chunk = images.id.read_direct_chunk((i, 0, 0))
+                    dset.id.write_direct_chunk((i, 0, 0), chunk, mask)
+        else:
+            for i in range(nframes):
+                dset[i] = maker.frame(i)
         start = np.arange(nframes) * 0.25
         group.attrs["omega"] = np.stack([start, start + 0.25], axis=1)
         group.attrs["panel_id"] = np.bytes_(b"ff1")
     os.replace(tmp, path)
     return path
+
+
+def _longer_scan(workdir: Path, nframes: int, rows: int, cols: int) -> Path | None:
+    """A scan of more frames of the same size in ``workdir`` (frame ``i`` depends on ``i``
+    and the seed only, so its first ``nframes`` frames are this scan's), or None."""
+    longer = []
+    for path in Path(workdir).glob(f"scan_*x{rows}x{cols}.h5"):
+        head = path.name.split("x", 1)[0].removeprefix("scan_")
+        if head.isdigit() and int(head) > nframes:
+            longer.append((int(head), path))
+    return min(longer)[1] if longer else None
+
+
+def make_scans(workdir: Path, frames: list[int], rows: int, cols: int) -> list[Path]:
+    """The scans of every length in ``frames``: the longest written once, the others
+    copied from its first frames' stored chunks (no second compression)."""
+    ordered = sorted(set(frames), reverse=True)
+    paths = {n: make_scan(workdir, n, rows, cols) for n in ordered}
+    return [paths[n] for n in frames]
 
 
 def framecache_path(workdir: Path, nframes: int, rows: int, cols: int) -> Path:

@@ -6,6 +6,12 @@ each, so here a frame is read straight through the format's reader, and the deco
 frames are kept in a least-recently-used cache bounded in bytes: a frame read again
 costs what HEXRD's in-memory frame list costs, and memory stays bounded. Frame-cache
 frames are kept sparse (as decoded) and a window is cut from the stored pixels alone.
+
+Frame-cache frames are read a block at a time (within the reader's chunk, at most
+:data:`BLOCK_FRAMES` frames and about :data:`BLOCK_BYTES` of stored pixels): a
+frame's stored pixels are often a few kilobytes, so one read of a block's members
+costs about what one frame's costs, and ``pull_spots``'s random windows soon find
+their frames in the cache, while the first read stays short.
 """
 
 from __future__ import annotations
@@ -17,11 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FrameIndexError
+from ..errors import FrameIndexError, LazyImsError
+from ..formats.framecache._common import _summed_duplicates, stored_pixels
 from ..series import ImageSeries, is_sparse_array
 
 #: Default bound of one series' cache of decoded frames, in bytes.
 CACHE_BYTES = 512 * 2**20
+#: The most frame-cache frames read together (the reader's chunk, when smaller) ...
+BLOCK_FRAMES = 64
+#: ... and about the most bytes of stored pixels (uncompressed) they hold.
+BLOCK_BYTES = 2**20
 
 
 class FrameCache:
@@ -93,12 +104,23 @@ class SparseFrame:
     """One frame-cache frame as its stored pixels: row, column and value arrays.
 
     Plain numpy (no ``sparse`` indexing, whose first use compiles for seconds).
+
+    ``row_sorted``: the pixels are in increasing row order (as frame-caches store them),
+    so a window's rows are found by bisection instead of a pass over every pixel.
     """
 
-    __slots__ = ("rows", "cols", "values", "shape")
+    __slots__ = ("rows", "cols", "values", "shape", "row_sorted")
 
-    def __init__(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple):
+    def __init__(
+        self,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        values: np.ndarray,
+        shape: tuple,
+        row_sorted: bool = False,
+    ):
         self.rows, self.cols, self.values, self.shape = rows, cols, values, tuple(shape)
+        self.row_sorted = row_sorted
 
     @property
     def dtype(self) -> np.dtype:
@@ -121,10 +143,15 @@ class SparseFrame:
         if bounds is None or None in bounds:
             return np.asarray(self.todense()[rest])  # anything unusual: the plain way
         (r0, r1, rkey), (c0, c1, ckey) = bounds
-        r, c = self.rows, self.cols
-        inside = (r >= r0) & (r < r1) & (c >= c0) & (c < c1)
-        window = np.zeros((r1 - r0, c1 - c0), dtype=self.values.dtype)
-        window[r[inside] - r0, c[inside] - c0] = self.values[inside]
+        r, c, values = self.rows, self.cols, self.values
+        if self.row_sorted:  # only the pixels of rows r0:r1
+            a, b = np.searchsorted(r, (r0, r1))
+            r, c, values = r[a:b], c[a:b], values[a:b]
+            inside = (c >= c0) & (c < c1)
+        else:
+            inside = (r >= r0) & (r < r1) & (c >= c0) & (c < c1)
+        window = np.zeros((r1 - r0, c1 - c0), dtype=values.dtype)
+        window[r[inside] - r0, c[inside] - c0] = values[inside]
         return window[rkey, ckey]
 
 
@@ -150,23 +177,95 @@ def frame_nbytes(frame: Any) -> int:
     return int(frame.nbytes)
 
 
-def _read_one(series: ImageSeries, index: int) -> Any:
+def _read_one(series: ImageSeries, index: int, per: int = 1) -> dict[int, Any] | None:
     """Frame ``index`` of ``series`` through the format's reader, with no scheduler, or None.
 
-    Gives numpy, or a :class:`SparseFrame` for frame-caches.
+    Gives ``{series index: frame}``: numpy, or :class:`SparseFrame` for frame-caches,
+    which are read ``per`` frames at a time (:func:`_read_block`).
     """
     if series._reads_files:  # the lazy selection of a series read from files
         # Its reader's one-frame block, not read_frame(dense=False): that indexes a
         # sparse.COO, whose first use compiles numba code for seconds.
         lazy = series._lazy
         frame = lazy.frames[index]
+        if getattr(lazy.reader, "read_stored", None) is not None:
+            try:
+                block = _read_block(lazy, index, per) if per > 1 else None
+            except LazyImsError:  # a damaged frame of the block: read this frame alone
+                block = None
+            if block is not None:
+                return block
         pixels = getattr(lazy.reader, "read_frame_pixels", None)
         if pixels is not None:  # a frame-cache: its stored pixels, no sparse.COO
             rows, cols = lazy.rows, lazy.cols
             shape = (rows.stop - rows.start, cols.stop - cols.start)
-            return SparseFrame(*pixels(frame, rows, cols), shape)
-        return split_block(lazy.reader.read(frame, frame + 1, lazy.rows, lazy.cols))[0]
+            return {index: SparseFrame(*pixels(frame, rows, cols), shape, row_sorted=True)}
+        return {index: split_block(lazy.reader.read(frame, frame + 1, lazy.rows, lazy.cols))[0]}
     return None
+
+
+def block_frames(lazy: Any) -> int:
+    """How many frame-cache frames to read together (1: one by one).
+
+    Within the reader's chunk and :data:`BLOCK_FRAMES`, as many as hold about
+    :data:`BLOCK_BYTES` of stored pixels on average (from the file's index); 1 when the
+    series' frames are not a plain run of the reader's.
+    """
+    frames, reader = lazy.frames, lazy.reader
+    if not isinstance(frames, range) or frames.step != 1 or len(frames) == 0:
+        return 1
+    if getattr(reader, "read_stored", None) is None:
+        return 1
+    limit = max(1, min(int(lazy.frames_per_chunk), BLOCK_FRAMES))
+    sizes = getattr(reader, "stored_bytes", None)
+    if sizes is None:
+        return limit
+    try:
+        mean = float(np.mean(sizes(frames.stop)[frames.start :]))
+    except (LazyImsError, OSError):  # the reads themselves will say what is wrong
+        return 1
+    return int(np.clip(BLOCK_BYTES // max(mean, 1.0), 1, limit))
+
+
+def _read_block(lazy: Any, index: int, per: int) -> dict[int, SparseFrame] | None:
+    """The ``per`` frame-cache frames (aligned to ``per``) holding series frame ``index``,
+    as {series index: SparseFrame}; None when the series' frames are not a plain run.
+
+    One ``read_stored`` of the block's frames; each frame's pixels sorted, repeats
+    summed, as ``read_frame_pixels`` gives them.
+    """
+    frames = lazy.frames
+    if not isinstance(frames, range) or frames.step != 1:
+        return None
+    reader, rows, cols = lazy.reader, lazy.rows, lazy.cols
+    frame = frames[index]
+    start = max(frame - frame % per, frames.start)
+    stop = min(start + per, frames.stop)
+    which, row, col, data = stored_pixels(
+        reader.read_stored(start, stop),
+        reader.frame_shape,
+        np.dtype(reader.dtype),
+        rows,
+        cols,
+        reader.path,
+        start,
+    )
+    shape = (rows.stop - rows.start, cols.stop - cols.start)
+    size = shape[0] * shape[1]
+    linear = row * shape[1] + col
+    which, summed, data = _summed_duplicates(which, linear, data, size)
+    if summed is not linear:  # sorted (and repeats summed): rows and columns anew
+        row, col = np.divmod(summed, shape[1])
+    bounds = np.searchsorted(which, np.arange(stop - start + 1))
+    first = start - frames.start
+    # Copies, not views: the cache drops frames one by one, and a view would keep the
+    # whole block's arrays alive.
+    return {
+        first + k: SparseFrame(
+            row[a:b].copy(), col[a:b].copy(), data[a:b].copy(), shape, row_sorted=True
+        )
+        for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))
+    }
 
 
 class FrameAccess:
@@ -182,6 +281,7 @@ class FrameAccess:
         self.cache = FrameCache(cache_bytes)
         self._starts = np.cumsum((0,) + series.chunks[0])
         self._chunk_lock = threading.Lock()
+        self._per: int | None = None  # frames read together, found at the first read
 
     def __getstate__(self) -> dict[str, Any]:
         return {"series": self.series, "cache_bytes": self.cache.max_bytes}
@@ -207,10 +307,17 @@ class FrameAccess:
         i = self.check_index(key)
         frame = self.cache.get(i)
         if frame is None:
-            frame = _read_one(self.series, i)
-            if frame is None:
+            if self._per is None:
+                lazy = self.series._lazy if self.series._reads_files else None
+                self._per = block_frames(lazy) if lazy is not None else 1
+            block = _read_one(self.series, i, self._per)
+            if block is None:
                 return self._from_chunk(i)
-            self.cache.put(i, frame)
+            for k, one in block.items():
+                if k != i:
+                    self.cache.put(k, one)
+            frame = block[i]
+            self.cache.put(i, frame)  # last: the most recently used
         return frame
 
     def _from_chunk(self, i: int) -> Any:

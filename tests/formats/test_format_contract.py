@@ -139,6 +139,16 @@ def test_plugin_format_is_found_through_its_entry_point(toy, capsys):
     np.testing.assert_array_equal(lazyims.open(path.parent / "again.toy").compute(), frames)
 
 
+def test_naming_a_built_in_format_skips_the_entry_point_scan(tmp_path, monkeypatch):
+    # The scan of installed distributions costs tens of ms at the first call; a built-in
+    # name needs none (a plug-in never takes one), another name still finds plug-ins.
+    install(tmp_path, monkeypatch, "[lazyims.formats]\ntoy = lazyims_toy:FORMAT\n")
+    assert lazyims.formats.get("frame-cache").name == "frame-cache"
+    assert not _registry._plugins_loaded
+    assert lazyims.formats.get("toy").name == "toy"
+    assert _registry._plugins_loaded
+
+
 @pytest.mark.parametrize(
     "entry, words",
     [

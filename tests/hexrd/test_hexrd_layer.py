@@ -149,6 +149,42 @@ def test_windows_of_unsorted_repeated_pixels_and_of_a_narrowed_cache(tmp_path):
         np.testing.assert_array_equal(narrowed[i, 2:5, -3:], frames[i, 5:8, 19:22])
 
 
+def test_frame_cache_frames_are_read_a_block_at_a_time_a_damaged_one_alone(tmp_path, npz):
+    # One read of a block of stored pixels fills the cache with its frames (pull_spots'
+    # random windows then find them); a damaged frame does not stop the others' reads.
+    ims = imageseries.open(npz)
+    access = ims._adapter._access
+    np.testing.assert_array_equal(ims[2, 1:4, 2:6], _thresholded(FRAMES, 3)[2, 1:4, 2:6])
+    assert len(access.cache) == len(FRAMES)
+    for i in range(len(FRAMES)):
+        frame = access.cache.get(i)
+        assert isinstance(frame, SparseFrame) and frame.row_sorted
+        assert (np.diff(frame.rows) >= 0).all()
+    with np.load(npz) as f:
+        arrays = dict(f)
+    arrays["3_data"] = arrays["3_data"][:-1]  # frame 3's members disagree in length
+    damaged = tmp_path / "damaged.npz"
+    np.savez_compressed(damaged, **arrays)
+    ims = imageseries.open(damaged, "frame-cache")
+    np.testing.assert_array_equal(ims[1], _thresholded(FRAMES, 3)[1])
+    with pytest.raises(lazyims.FileContentError, match="frame 3"):
+        ims[3, 0:2, 0:2]
+    np.testing.assert_array_equal(ims[4, 2:5, 3:7], _thresholded(FRAMES, 3)[4, 2:5, 3:7])
+
+
+def test_windows_of_row_sorted_and_unsorted_sparse_frames_agree():
+    frame = _thresholded(FRAMES[0], 1)
+    rows, cols = np.nonzero(frame)  # row-major: sorted by row
+    values = frame[rows, cols]
+    flipped = slice(None, None, -1)
+    one = SparseFrame(rows, cols, values, frame.shape, row_sorted=True)
+    other = SparseFrame(rows[flipped], cols[flipped], values[flipped], frame.shape)
+    r, c = np.meshgrid(np.arange(4, 11), np.arange(0, 24, 3), indexing="ij")
+    for rest in [(r, c), (slice(2, 9), slice(5, 17)), (7,), (slice(None, None, -2), 3)]:
+        np.testing.assert_array_equal(one.window(rest), frame[rest])
+        np.testing.assert_array_equal(other.window(rest), frame[rest])
+
+
 def test_sparse_frames_split_from_blocks_and_windows_of_unusual_keys():
     sparse = pytest.importorskip("sparse")
     block = _thresholded(FRAMES[:3], 3)
