@@ -80,7 +80,7 @@ def test_a_fifo_is_refused_without_hanging(tmp_path, case):
         "meta: {omega: '! load-numpy-array fifo'}\n"
     )
     (tmp_path / "r.yml").write_text(
-        "filename: fifo\nshape: 4 4\nscalar: {type: i, bytes: 2, signed: false}\n"
+        "filename: fifo\nshape: 4 4\nskip: 0\nscalar: {type: i, bytes: 2, signed: false, endian: little}\n"
     )
     proc = _run(
         f"""
@@ -134,7 +134,8 @@ def test_hostile_yaml_fails_fast(tmp_path, text, words, fmt):
 @pytest.mark.parametrize(
     "text",
     [
-        "filename: x.bin\nshape: [.inf, 4]\nscalar: {type: i, bytes: 2}\n",
+        "filename: x.bin\nshape: [.inf, 4]\nskip: 0\n"
+        "scalar: {type: i, bytes: 2, signed: false, endian: little}\n",
         "data: {file: x.npz, dtype: uint16, nframes: .inf, shape: [4, 4]}\n",
         "data: {file: x.npz, dtype: uint16, nframes: 2, shape: [.inf, 4]}\n",
     ],

@@ -35,7 +35,7 @@ from ..._files import (
     temporary_name,
     write_error,
 )
-from ..._yaml import is_trigger, load_yaml, resolve_relative, yaml_metadata
+from ..._yaml import check_keys, is_trigger, load_yaml, resolve_relative, yaml_metadata
 from ...errors import FileContentError, LazyImsError, MetadataError
 from ...series import ImageSeries
 from ._common import check_metadata, parse_dtype, parse_nframes, parse_shape
@@ -48,6 +48,10 @@ from .npz import (
 )
 
 LOAD_NUMPY = "! load-numpy-array"
+#: The keys of the YAML and of its ``data:`` block (all of ``data``'s are required, as in
+#: HEXRD); an unknown key in either is an error. ``meta`` may be left out (HEXRD needs it).
+YAML_KEYS = ("data", "meta")
+DATA_KEYS = ("file", "dtype", "nframes", "shape")
 
 
 def open_yml(
@@ -62,9 +66,8 @@ def open_yml(
     data = doc.get("data")
     if not isinstance(data, dict):
         raise FileContentError("not a frame-cache YAML: no 'data' mapping", fname)
-    missing = [k for k in ("file", "dtype", "nframes", "shape") if k not in data]
-    if missing:
-        raise FileContentError(f"'data' has no {', '.join(missing)}", fname)
+    check_keys(doc, YAML_KEYS, fname, "the frame-cache YAML")
+    check_keys(data, DATA_KEYS, fname, "the frame-cache YAML's data", required=DATA_KEYS)
     cache = os.path.abspath(resolve_relative(str(data["file"]), folder))
     shape = parse_shape(data["shape"], fname)
     nframes = parse_nframes(data["nframes"], fname)
