@@ -17,7 +17,14 @@ import yaml
 
 from ._files import check_regular_file, is_regular_file
 from ._metadata import decode_value
-from .errors import FileContentError, MetadataError, MissingFileError, OptionError
+from ._npy import load_npy_file
+from .errors import (
+    FileContentError,
+    LazyImsError,
+    MetadataError,
+    MissingFileError,
+    OptionError,
+)
 
 
 def load_yaml(source: str | os.PathLike | io.TextIOBase) -> tuple[dict[str, Any], Path | None]:
@@ -296,9 +303,11 @@ def yaml_metadata(
             if npy.exists():
                 check_regular_file(npy)
             try:
-                loaded = np.load(npy, allow_pickle=False)
+                loaded = load_npy_file(npy, npy, f"metadata {key!r}")
             except FileNotFoundError:
                 raise MissingFileError(f"metadata {key!r} names a missing file", npy) from None
+            except LazyImsError:
+                raise
             except (OSError, ValueError) as exc:
                 raise MetadataError(
                     f"metadata {key!r}: cannot load {str(npy)!r}: {exc}", npy

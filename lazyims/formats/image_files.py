@@ -36,6 +36,7 @@ from .._yaml import (
 )
 from ..errors import FileContentError, LazyImsError, MetadataError, MissingFileError, OptionError
 from ..series import ImageSeries
+from ._limits import check_declared_size
 from ._registry import Format, register
 from .base import FrameReader, series_from_reader
 
@@ -235,6 +236,7 @@ def probe(path: str) -> FileInfo:
     """Read one file's header (never its pixels, for GE, TIFF and EDF)."""
     kind = file_kind(path)
     info = {"ge": _probe_ge, "tiff": _probe_tiff}.get(kind, _probe_fabio)(path)
+    check_declared_size(info.nframes, info.shape, path)  # names the image file, not the YAML
     if is_gel(path):
         info = replace(info, image_type="gel", dtype=np.dtype("float64"))
     return info

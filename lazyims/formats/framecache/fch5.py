@@ -25,6 +25,7 @@ from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
 from .._h5 import create_h5, h5_file, missing_filters, open_h5
+from .._limits import check_metadata_size
 from ..base import FrameReader
 from ._common import (
     DensityWarningCounter,
@@ -99,6 +100,9 @@ class Fch5Frames(StoredPixelsReader, FrameReader):
         lo, hi = ids[:, 0], ids[:, 1]
         if (hi < lo).any() or lo.min(initial=0) < 0 or hi.max(initial=0) > g["data"].shape[0]:
             raise ValueError("frame_ids point outside the data")
+        if (hi - lo).max(initial=0) > self.frame_shape[0] * self.frame_shape[1]:
+            # more pixels than a frame has: never read a declared span of any length
+            raise ValueError("frame_ids give a frame more pixels than it has")
         if (lo[1:] == hi[:-1]).all():
             # Frames stored one after the other (as lazyims writes them): one read.
             a, b = int(lo[0]), int(hi[-1])
@@ -125,6 +129,9 @@ def _read_metadata(group: h5py.Group) -> dict[str, Any]:
         if isinstance(obj, h5py.Group):
             out[key] = _read_metadata(obj)
         else:
+            check_metadata_size(
+                obj.shape or (), obj.dtype.itemsize, group.file.filename, f"metadata {obj.name!r}"
+            )
             out[key] = metadata_value(obj[()])
     return out
 

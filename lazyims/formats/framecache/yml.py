@@ -115,7 +115,26 @@ def npy_beside(final: Path, key: str, generation: str = "") -> Path:
     npy = final.with_name(f"{final.stem}-{key}{generation}.npy")
     if npy.parent != final.parent:  # never write outside the folder the user named
         raise MetadataError(f"metadata name {key!r} names a file outside {final.parent}", final)
+    _check_name_length(final, key, npy.name, generation)
     return npy
+
+
+def _check_name_length(final: Path, key: str, name: str, generation: str) -> None:
+    """A MetadataError naming the YAML when the .npy file of metadata ``key`` would have a
+    name too long for the file system (room is kept for a generation ``.XXXXXXXX``)."""
+    try:
+        limit = os.pathconf(final.parent if str(final.parent) else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    length = len(os.fsencode(name)) + (0 if generation else 9)
+    if length > limit:
+        shown = key if len(key) <= 40 else key[:40] + "..."
+        raise MetadataError(
+            f"metadata name {shown!r} ({len(key)} characters) is too long: its .npy file "
+            f"name would have {length} bytes with a generation, more than the file system's "
+            f"{limit}",
+            final,
+        )
 
 
 def _names(final: Path, keys: list[str], generation: str) -> tuple[Path, dict[str, Path]]:
