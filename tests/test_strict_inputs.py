@@ -428,3 +428,66 @@ def test_a_load_numpy_array_file_cut_short_is_an_error_naming_it(tmp_path):
     with pytest.raises(LazyImsError, match="declares") as info:
         lazyims.open(yml)
     assert info.value.path == str(npy)
+
+
+# -- chunks missing from stores lazyims wrote ------------------------------------------
+def _remove_chunk_file(store: Path, frame: int) -> None:
+    (store / "frames" / "c" / str(frame) / "0" / "0").unlink()
+
+
+@pytest.mark.parametrize("options", [{}, {"shards": (2, 12, 16)}])
+def test_a_chunk_missing_from_a_zarr_store_is_an_error(tmp_path, options):
+    blank = frames()
+    blank[1] = 0  # a chunk of fill values: zarr leaves such chunks out unless told not to
+    series = lazyims.open(blank)
+    store = tmp_path / "scan.zarr"
+    series.write(store, "zarr", **options)
+    np.testing.assert_array_equal(lazyims.open(store).compute(), blank)  # all there
+    _remove_chunk_file(store, 1 if not options else 0)  # frame 1 (or the shard of 0 and 1)
+    opened = lazyims.open(store)
+    with pytest.raises(FileContentError, match="missing") as info:
+        opened.compute()
+    assert info.value.path == str(store)
+    np.testing.assert_array_equal(opened[2:].compute(), blank[2:])  # the rest still reads
+
+
+def test_a_zarr_store_of_another_writer_reads_missing_chunks_as_zarr_does(tmp_path):
+    import zarr
+
+    zarr.create_array(tmp_path / "other.zarr", shape=(3, 4, 5), chunks=(1, 4, 5), dtype="u2")
+    np.testing.assert_array_equal(lazyims.open(tmp_path / "other.zarr").compute(), 0)
+
+
+def _drop_hdf5_chunk(path: Path, name: str, keep_up_to: int) -> None:
+    """Rewrite dataset ``name`` as it was, but write only its first ``keep_up_to`` rows:
+    the chunks past them are missing from HDF5's index, as after a damaged copy."""
+    with h5py.File(path, "a") as f:
+        old = f[name]
+        values, attrs = old[()], dict(old.attrs)
+        layout = {"chunks": old.chunks, "maxshape": old.maxshape}  # filters left out
+        del f[name]
+        new = f.create_dataset(name, shape=values.shape, dtype=values.dtype, **layout)
+        new[:keep_up_to] = values[:keep_up_to]
+        new.attrs.update(attrs)
+
+
+def test_a_chunk_missing_from_an_hdf5_file_lazyims_wrote_is_an_error(tmp_path):
+    path = tmp_path / "scan.h5"
+    lazyims.open(frames()).write(path, "hdf5")
+    np.testing.assert_array_equal(lazyims.open(path).compute(), frames())
+    _drop_hdf5_chunk(path, "imageseries/images", 3)  # frame 3's chunk is missing
+    with pytest.raises(FileContentError, match="missing") as info:
+        lazyims.open(path)
+    assert info.value.path == str(path)
+
+
+@pytest.mark.filterwarnings("ignore:.*meant to be sparse")
+def test_a_chunk_missing_from_an_fch5_lazyims_wrote_is_an_error(tmp_path):
+    path = tmp_path / "fc.fch5"
+    big = np.ones((2, 256, 256), np.uint16)  # 131072 stored pixels: two chunks of data
+    lazyims.open(big).to_framecache(path, 0, style="fch5")
+    np.testing.assert_array_equal(lazyims.open(path).compute(), big)
+    _drop_hdf5_chunk(path, "data", 65536)
+    with pytest.raises(FileContentError, match="'/data'.*missing") as info:
+        lazyims.open(path)
+    assert info.value.path == str(path)

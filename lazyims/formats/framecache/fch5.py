@@ -24,7 +24,14 @@ from ..._files import atomic_output, check_stamp, file_stamp
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
-from .._h5 import create_h5, h5_file, missing_filters, open_h5
+from .._h5 import (
+    check_written_chunks,
+    create_h5,
+    h5_file,
+    missing_filters,
+    note_written_chunks,
+    open_h5,
+)
 from .._limits import check_metadata_size
 from ..base import FrameReader
 from ._common import (
@@ -181,6 +188,7 @@ def open_fch5(
                 f"the frame-cache in {group_name!r} has no dataset(s) {', '.join(missing)}", fname
             )
         for name in ("data", "indices", "frame_ids"):
+            check_written_chunks(g[name], fname)
             lacking = missing_filters(g[name])
             if lacking:
                 raise FileContentError(
@@ -282,6 +290,11 @@ class Fch5Writer:
             self._indices[start:end] = np.stack([np.concatenate(rows), np.concatenate(cols)], 1)
         self._frame_ids[2 * first : 2 * first + len(ids)] = np.array(ids, dtype=np.uint64)
 
+    def finish(self) -> None:
+        """Note how many chunks each dataset holds (after the last frames)."""
+        for dataset in (self._data, self._indices, self._frame_ids):
+            note_written_chunks(dataset)
+
 
 def write_fch5(
     series: ImageSeries,
@@ -306,4 +319,5 @@ def write_fch5(
             writer.add_frames(first, block)
 
         stream_blocks(kept_pixels(series, threshold), add_frames)
+        writer.finish()
     density.warn()
