@@ -294,7 +294,8 @@ def _npy_array(body: bytes, member: MemberLocation, path: str) -> np.ndarray:
             count, offset = int(found[2]), start + length
             if len(body) - offset == count * dtype.itemsize:
                 return np.frombuffer(body, dtype, count, offset)
-    check_npy_bytes(body, path, f"member {member.name!r}")  # before numpy allocates
+    what = f"member {getattr(member, 'name', '?')!r}"
+    check_npy_bytes(body, path, what)  # before numpy allocates
     try:
         return np.lib.format.read_array(io.BytesIO(body), allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
