@@ -17,10 +17,16 @@ from typing import IO, Any
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .errors import FileContentError
+from .errors import FileContentError, LazyImsError
 
 
-def npy_header(fh: IO[bytes], available: int, where: Any, what: str) -> np.dtype:
+def npy_header(
+    fh: IO[bytes],
+    available: int,
+    where: Any,
+    what: str,
+    error: type[LazyImsError] = FileContentError,
+) -> np.dtype:
     """Read the ``.npy`` header at ``fh``'s position and check the array it declares.
 
     Parameters
@@ -34,6 +40,8 @@ def npy_header(fh: IO[bytes], available: int, where: Any, what: str) -> np.dtype
         The file named in the errors.
     what
         What the array is, for the errors (``"member 'omega'"``, ``"metadata 'omega'"``).
+    error
+        The error raised (a MetadataError for metadata files).
 
     Returns
     -------
@@ -42,7 +50,7 @@ def npy_header(fh: IO[bytes], available: int, where: Any, what: str) -> np.dtype
 
     Raises
     ------
-    FileContentError
+    FileContentError (or ``error``)
         The header is not a ``.npy`` header, declares objects (pickle), or declares
         more bytes than follow it.
     """
@@ -56,15 +64,13 @@ def npy_header(fh: IO[bytes], available: int, where: Any, what: str) -> np.dtype
         else:
             raise ValueError(f"unknown .npy version {version}")
     except (ValueError, EOFError, OSError, SyntaxError) as exc:
-        raise FileContentError(f"{what} is not a .npy array ({exc})", where) from None
+        raise error(f"{what} is not a .npy array ({exc})", where) from None
     if dtype.hasobject:
-        raise FileContentError(
-            f"{what} holds Python objects (a pickle), which lazyims does not load", where
-        )
+        raise error(f"{what} holds Python objects (a pickle), which lazyims does not load", where)
     declared = math.prod(int(n) for n in shape) * dtype.itemsize
     body = available - (fh.tell() - start)
     if declared > body:
-        raise FileContentError(
+        raise error(
             f"{what}: its .npy header declares a {' x '.join(map(str, shape)) or 'scalar'} "
             f"{dtype} array ({declared} bytes) but only {max(body, 0)} bytes follow: "
             "the file is damaged or not what it seems",
@@ -79,7 +85,12 @@ def check_npy_bytes(body: bytes | memoryview, where: Any, what: str) -> None:
     npy_header(io.BytesIO(body), len(body), where, what)
 
 
-def load_npy_file(path: str | os.PathLike, where: Any, what: str) -> Any:
+def load_npy_file(
+    path: str | os.PathLike,
+    where: Any,
+    what: str,
+    error: type[LazyImsError] = FileContentError,
+) -> Any:
     """``numpy.load(path, allow_pickle=False)`` of a ``.npy`` file whose header was
     checked against the file's size first (see :func:`npy_header`).
 
@@ -89,5 +100,5 @@ def load_npy_file(path: str | os.PathLike, where: Any, what: str) -> Any:
         size = os.fstat(fh.fileno()).st_size
         if fh.read(6) == b"\x93NUMPY":
             fh.seek(0)
-            npy_header(fh, size, where, what)
+            npy_header(fh, size, where, what, error)
     return np.load(path, allow_pickle=False)

@@ -303,7 +303,7 @@ def yaml_metadata(
             if npy.exists():
                 check_regular_file(npy)
             try:
-                loaded = load_npy_file(npy, npy, f"metadata {key!r}")
+                loaded = load_npy_file(npy, npy, f"metadata {key!r}", MetadataError)
             except FileNotFoundError:
                 raise MissingFileError(f"metadata {key!r} names a missing file", npy) from None
             except LazyImsError:

@@ -204,7 +204,10 @@ def test_an_hdf5_frame_of_a_trillion_pixels_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "header, words",
-    [({"nframes": 10**12, "shape": (8, 8)}, "3 per frame"), ({"shape": (10**6, 10**6)}, "larger")],
+    [
+        ({"nframes": 10**12, "shape": (8, 8)}, "more than lazyims opens"),
+        ({"shape": (10**6, 10**6)}, "larger"),
+    ],
 )
 def test_an_npz_header_of_absurd_sizes_is_refused(tmp_path, header, words):
     members = {"shape": np.array((8, 8)), "nframes": np.array(1), "dtype": np.array(b"uint16")}
