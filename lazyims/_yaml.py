@@ -5,6 +5,7 @@ YAML is only ever read with ``yaml.safe_load``: no tag in a file can run code.
 
 from __future__ import annotations
 
+import difflib
 import io
 import os
 import warnings
@@ -16,7 +17,14 @@ import yaml
 
 from ._files import check_regular_file, is_regular_file
 from ._metadata import decode_value
-from .errors import FileContentError, MetadataError, MissingFileError, OptionError
+from ._npy import load_npy_file
+from .errors import (
+    FileContentError,
+    LazyImsError,
+    MetadataError,
+    MissingFileError,
+    OptionError,
+)
 
 
 def load_yaml(source: str | os.PathLike | io.TextIOBase) -> tuple[dict[str, Any], Path | None]:
@@ -39,6 +47,34 @@ def load_yaml(source: str | os.PathLike | io.TextIOBase) -> tuple[dict[str, Any]
             f"the YAML must be a mapping of keys, not {type(doc).__name__}", path
         )
     return doc, (path.parent if path is not None else None)
+
+
+def check_keys(
+    mapping: dict[str, Any],
+    known: tuple[str, ...] | list[str] | set[str],
+    where: Any,
+    block: str,
+    required: tuple[str, ...] = (),
+) -> None:
+    """Check the keys of a YAML mapping whose keys change how pixels are read.
+
+    A key of ``required`` that is missing, or a key not in ``known`` (a misspelling
+    such as ``singed`` would otherwise leave ``signed`` at its default and change the
+    values read), is a FileContentError naming the YAML (``where``), the block, the key
+    and the closest known key.
+    """
+    unknown = [key for key in mapping if key not in known]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise FileContentError(
+            f"unknown key {key!r} in {block}; {hint}known keys: {', '.join(sorted(known))}",
+            where,
+        )
+    missing = [key for key in required if key not in mapping]
+    if missing:
+        raise FileContentError(f"no {', '.join(map(repr, missing))} in {block}", where)
 
 
 def yaml_error_text(exc: yaml.YAMLError) -> str:
@@ -267,9 +303,11 @@ def yaml_metadata(
             if npy.exists():
                 check_regular_file(npy)
             try:
-                loaded = np.load(npy, allow_pickle=False)
+                loaded = load_npy_file(npy, npy, f"metadata {key!r}", MetadataError)
             except FileNotFoundError:
                 raise MissingFileError(f"metadata {key!r} names a missing file", npy) from None
+            except LazyImsError:
+                raise
             except (OSError, ValueError) as exc:
                 raise MetadataError(
                     f"metadata {key!r}: cannot load {str(npy)!r}: {exc}", npy

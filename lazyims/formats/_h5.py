@@ -69,6 +69,33 @@ def open_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
         f.close()
 
 
+#: The attribute in which lazyims notes, on each chunked dataset it writes, how many
+#: chunks it wrote. HDF5 reads a chunk missing from its index as the fill value; with
+#: the count noted, a missing chunk is an error at open (HEXRD ignores the attribute).
+WRITTEN_CHUNKS_ATTR = "lazyims_written_chunks"
+
+
+def note_written_chunks(dataset: h5py.Dataset) -> None:
+    """Note on ``dataset`` (written, chunked) how many chunks it holds."""
+    if dataset.chunks is not None:
+        dataset.attrs[WRITTEN_CHUNKS_ATTR] = dataset.id.get_num_chunks()
+
+
+def check_written_chunks(dataset: h5py.Dataset, path: str | os.PathLike) -> None:
+    """A FileContentError when ``dataset`` holds fewer chunks than lazyims noted it wrote
+    (one count from HDF5's chunk index, no chunk read)."""
+    noted = dataset.attrs.get(WRITTEN_CHUNKS_ATTR)
+    if noted is None or dataset.chunks is None:
+        return
+    held = dataset.id.get_num_chunks()
+    if held < int(noted):
+        raise FileContentError(
+            f"dataset {dataset.name!r} holds {held} chunks but lazyims wrote {int(noted)}: "
+            "chunks are missing (they would read as the fill value); the file is damaged",
+            path,
+        )
+
+
 def missing_filters(dataset: h5py.Dataset) -> list[str]:
     """Names of the filters ``dataset`` needs that this HDF5 library cannot apply."""
     plist = dataset.id.get_create_plist()

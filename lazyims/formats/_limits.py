@@ -17,6 +17,12 @@ from ..errors import FileContentError
 MAX_FRAMES = 10_000_000
 #: The most pixels one frame may have (16384 x 16384).
 MAX_FRAME_PIXELS = 2**28
+#: The most bytes one metadata value read from a file may have (omega of 10^7 frames
+#: is 160 MB); an HDF5 dataset of a few bytes on disk may declare terabytes.
+MAX_METADATA_BYTES = 2**28
+#: The most bytes one stored frame (a compressed blob) may have: the largest frame of
+#: float64 pixels, with room for a codec's overhead.
+MAX_FRAME_BYTES = 8 * MAX_FRAME_PIXELS + 2**20
 
 
 def check_declared_size(nframes: int, frame_shape: tuple[int, int], where: Any) -> None:
@@ -32,5 +38,22 @@ def check_declared_size(nframes: int, frame_shape: tuple[int, int], where: Any) 
         raise FileContentError(
             f"the header declares frames of {rows}x{cols} pixels, more than lazyims opens "
             f"({MAX_FRAME_PIXELS} pixels); the file is damaged or not what it seems",
+            where,
+        )
+
+
+def check_metadata_size(
+    shape: tuple[int, ...], itemsize: int, where: Any, what: str, limit: int = MAX_METADATA_BYTES
+) -> None:
+    """Refuse a value read from a file (metadata by default) declaring more than ``limit``
+    bytes, before it is read."""
+    nbytes = int(itemsize)
+    for n in shape:
+        nbytes *= int(n)
+    if nbytes > limit:
+        raise FileContentError(
+            f"{what} declares {' x '.join(map(str, shape))} values ({nbytes} bytes), more "
+            f"than lazyims reads there ({limit} bytes); the file is damaged "
+            "or not what it seems",
             where,
         )

@@ -33,6 +33,7 @@ from ..series import ImageSeries
 from ._eiger_codecs import decode_dense
 from ._h5 import missing_filters, open_h5
 from ._h5chunks import read_fast
+from ._limits import check_declared_size, check_metadata_size
 from ._registry import Format, register
 from .base import FrameReader, check_frames_per_chunk, series_from_reader
 
@@ -215,6 +216,7 @@ def _detector_metadata(f: h5py.File, nframes: int) -> dict[str, Any]:
 
 
 def _value(dset: h5py.Dataset) -> Any:
+    check_metadata_size(dset.shape or (), dset.dtype.itemsize, dset.file.filename, dset.name)
     try:
         return read_metadata_value(dset[()])
     except (OSError, RuntimeError, ValueError, TypeError):
@@ -322,6 +324,7 @@ def pixel_mask(source: str | os.PathLike) -> np.ndarray | None:
             return None
         if not isinstance(dset, h5py.Dataset) or dset.ndim != 2:
             raise FileContentError(f"{MASK!r} is not a 2-D dataset", master)
+        check_declared_size(1, dset.shape, master)
         try:
             return dset[()]
         except (OSError, RuntimeError, ValueError) as exc:

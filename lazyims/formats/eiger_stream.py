@@ -31,6 +31,7 @@ from ..errors import FileContentError, OptionError
 from ..series import ImageSeries
 from ._eiger_codecs import compression_name, decode_csrnpz, decode_dense
 from ._h5 import open_h5
+from ._limits import MAX_FRAME_BYTES, MAX_METADATA_BYTES, check_metadata_size
 from ._registry import Format, register
 from .base import FrameReader, check_frames_per_chunk, series_from_reader
 from .framecache._common import frames_to_coo
@@ -54,6 +55,8 @@ def _field(group: h5py.Group, name: str, path: str, where: str) -> Any:
     obj = group.get(name)
     if not isinstance(obj, h5py.Dataset):
         raise FileContentError(f"{where} has no dataset {name!r}", path)
+    limit = MAX_FRAME_BYTES if name == "data" else MAX_METADATA_BYTES
+    check_metadata_size(obj.shape or (), obj.dtype.itemsize, path, f"{where}: {name!r}", limit)
     try:
         return obj[()]
     except (OSError, RuntimeError, ValueError, TypeError) as exc:
@@ -237,6 +240,7 @@ def read_metadata(group: h5py.Group, path: str) -> dict[str, Any]:
             continue
         if not isinstance(obj, h5py.Dataset):
             continue
+        check_metadata_size(obj.shape or (), obj.dtype.itemsize, path, f"metadata {obj.name!r}")
         try:
             value = obj[()]
         except (OSError, RuntimeError, ValueError, TypeError) as exc:

@@ -18,7 +18,13 @@ from .._files import atomic_output, check_stamp, file_stamp, is_regular_file
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, todense
-from ._h5 import create_h5, missing_filters, open_h5
+from ._h5 import (
+    check_written_chunks,
+    create_h5,
+    missing_filters,
+    note_written_chunks,
+    open_h5,
+)
 from ._h5chunks import read_fast
 from ._registry import Format, register
 from .base import FrameReader, frames_per_chunk_for, series_from_reader
@@ -131,6 +137,7 @@ def open_hdf5(
                 f"{', '.join(missing)}",
                 fname,
             )
+        check_written_chunks(dset, fname)
         two_d = dset.ndim == 2
         nframes = 1 if two_d else dset.shape[0]
         frame_shape = tuple(dset.shape[-2:])
@@ -274,6 +281,7 @@ def write_dataset(
         dset[start : start + block.shape[0]] = todense(block)
 
     stream_blocks(series.to_dask(sparse=None), write_block)
+    note_written_chunks(dset)
 
 
 register(

@@ -27,6 +27,7 @@ import numpy as np
 
 from .._files import check_stamp, file_stamp
 from .._yaml import (
+    check_keys,
     check_unknown_triggers,
     load_yaml,
     resolve_relative,
@@ -35,6 +36,7 @@ from .._yaml import (
 )
 from ..errors import FileContentError, LazyImsError, MetadataError, MissingFileError, OptionError
 from ..series import ImageSeries
+from ._limits import check_declared_size
 from ._registry import Format, register
 from .base import FrameReader, series_from_reader
 
@@ -45,6 +47,9 @@ GEL_SCALE = 2.9452155399372724e-07
 
 _OPTION_NAMES = ("empty-frames", "max-file-frames", "max-total-frames", "dtype")
 _TOP_LEVEL = {"image-files", "options", "meta", "metadata", *_OPTION_NAMES}
+#: The keys of the ``image-files:`` block (``files`` required, ``directory`` defaults to
+#: the YAML's folder).
+_BLOCK_KEYS = ("directory", "files")
 
 
 # --------------------------------------------------------------------------- file kinds
@@ -231,6 +236,7 @@ def probe(path: str) -> FileInfo:
     """Read one file's header (never its pixels, for GE, TIFF and EDF)."""
     kind = file_kind(path)
     info = {"ge": _probe_ge, "tiff": _probe_tiff}.get(kind, _probe_fabio)(path)
+    check_declared_size(info.nframes, info.shape, path)  # names the image file, not the YAML
     if is_gel(path):
         info = replace(info, image_type="gel", dtype=np.dtype("float64"))
     return info
@@ -371,23 +377,11 @@ def _count_option(options: dict[str, Any], name: str, where: Any) -> int:
 
 def _options(doc: dict[str, Any], where: Any) -> dict[str, Any]:
     """The options of either dialect: an ``options:`` block, or keys at the top level."""
-    unknown = set(doc) - _TOP_LEVEL
-    if unknown:
-        raise OptionError(
-            f"unknown keys {', '.join(sorted(map(str, unknown)))}; "
-            f"expected {', '.join(sorted(_TOP_LEVEL))}",
-            where,
-        )
+    check_keys(doc, _TOP_LEVEL, where, "the image-files YAML", required=("image-files",))
     block = doc.get("options") or {}
     if not isinstance(block, dict):
         raise OptionError(f"options must be a mapping, not {type(block).__name__}", where)
-    unknown = set(block) - set(_OPTION_NAMES)
-    if unknown:
-        raise OptionError(
-            f"unknown options {', '.join(sorted(map(str, unknown)))}; "
-            f"known: {', '.join(_OPTION_NAMES)}",
-            where,
-        )
+    check_keys(block, _OPTION_NAMES, where, "the image-files YAML's options")
     options = {}
     for name in _OPTION_NAMES:
         if name in block and name in doc and block[name] != doc[name]:
@@ -431,6 +425,7 @@ def find_files(block: Any, folder: Path | None, where: Any) -> list[str]:
     """The image files of an ``image-files`` block: all matches of its patterns, sorted."""
     if not isinstance(block, dict):
         raise FileContentError("no 'image-files:' mapping with 'directory' and 'files'", where)
+    check_keys(block, _BLOCK_KEYS, where, "the image-files YAML's image-files block")
     directory = block.get("directory", ".")
     if directory is None:
         directory = "."

@@ -7,6 +7,10 @@ skip: 8192             # bytes before frame 0
 scalar: {type: i, bytes: 2, signed: false, endian: little}
 ```
 
+Every key is required (as in HEXRD; ``bytes`` and ``signed`` only for integers),
+and an unknown key is an error naming the closest known one: a misspelled ``signed`` or ``endian`` never falls back to a
+default that changes the values read.
+
 Frame k starts at byte ``skip + k * frame_bytes``; the file must hold a whole
 number of frames after the skipped bytes.
 """
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._files import check_regular_file, check_stamp, file_stamp
-from .._yaml import load_yaml, resolve_relative, yaml_keys
+from .._yaml import check_keys, load_yaml, resolve_relative, yaml_keys
 from ..errors import FileContentError, MissingFileError, OptionError
 from ..series import ImageSeries
 from ._registry import Format, register
@@ -28,16 +32,23 @@ from .base import FrameReader, check_frames_per_chunk, series_from_reader
 
 #: scalar ``type`` -> numpy kind: i integer, f float32, d float64, b bool (HEXRD's codes).
 _FIXED_TYPES = {"f": np.dtype("f4"), "d": np.dtype("f8"), "b": np.dtype("?")}
+#: The keys of the YAML and of its ``scalar:`` block, required as HEXRD requires them
+#: (``bytes`` and ``signed`` only for integers: HEXRD ignores them for f, d and b): a
+#: misspelled key is an error, never a default that changes the values read.
+YAML_KEYS = ("filename", "shape", "skip", "scalar")
+SCALAR_KEYS = ("type", "bytes", "signed", "endian")
 
 
 def scalar_dtype(scalar: object, where: object) -> np.dtype:
     """The numpy type of a ``scalar:`` block (``type``, ``bytes``, ``signed``, ``endian``)."""
     if not isinstance(scalar, dict):
         raise OptionError("'scalar' must be a mapping with type, bytes, signed, endian", where)
-    kind = scalar.get("type")
+    required = SCALAR_KEYS if scalar.get("type") == "i" else ("type", "endian")
+    check_keys(scalar, SCALAR_KEYS, where, "the raw-image YAML's scalar", required=required)
+    kind = scalar["type"]
     nbytes = scalar.get("bytes")
     signed = scalar.get("signed", False)
-    endian = scalar.get("endian", "little")
+    endian = scalar["endian"]
     if endian not in ("little", "big"):
         raise OptionError(f"scalar endian must be 'little' or 'big', not {endian!r}", where)
     if not isinstance(signed, bool):
@@ -121,12 +132,10 @@ def open_raw_image(
     """
     doc, folder = load_yaml(source)
     where = os.fspath(source) if folder is not None else None
-    for key in ("filename", "shape", "scalar"):
-        if key not in doc:
-            raise FileContentError(f"no {key!r} in the raw-image YAML", where)
+    check_keys(doc, YAML_KEYS, where, "the raw-image YAML", required=YAML_KEYS)
     if not isinstance(doc["filename"], str):
         raise OptionError(f"filename must be text, not {doc['filename']!r}", where)
-    skip = doc.get("skip", 0)
+    skip = doc["skip"]
     if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
         raise OptionError(f"skip must be a whole number of bytes >= 0, not {skip!r}", where)
     frames_per_chunk = check_frames_per_chunk(frames_per_chunk, where)

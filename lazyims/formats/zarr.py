@@ -24,6 +24,8 @@ share a zarr chunk, so no two workers write the same object.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import os
 import warnings
@@ -114,6 +116,9 @@ class ZarrFrames(FrameReader):
     #: (inode, size, mtime) of the array's metadata file, (shape, dtype) at open
     stamp: tuple = ()
     layout: tuple = ()
+    #: The store records that every chunk was written (lazyims wrote it): a chunk
+    #: missing is then an error, not zarr's fill value.
+    complete: bool = False
 
     def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
         import zarr
@@ -130,6 +135,8 @@ class ZarrFrames(FrameReader):
             raise FileContentError(
                 "the zarr array changed shape or dtype since the series was opened", self._name()
             )
+        if self.complete and not self.two_d:
+            check_chunks_present(array, (slice(start, stop), rows, cols), self._name())
         try:
             if self.two_d:
                 return array[rows, cols][np.newaxis]
@@ -264,8 +271,9 @@ def open_zarr(
         except OSError:
             stamp = ()
     layout = (tuple(node.shape), dtype.str)
+    complete = group is not None and _written_chunks(group, node, array_path) is not None
     return series_from_reader(
-        ZarrFrames(store, array_path, two_d, stamp, layout),
+        ZarrFrames(store, array_path, two_d, stamp, layout, complete),
         nframes=nframes,
         frame_shape=frame_shape,
         dtype=dtype,
@@ -276,12 +284,65 @@ def open_zarr(
     )
 
 
+#: The key, in lazyims' notes of a group, of the count of chunks written per array.
+WRITTEN_CHUNKS = "written_chunks"
+#: zarr's configuration when lazyims writes frames: chunks of fill values are stored
+#: too (zarr leaves them out by default), so that a chunk missing is damage. The
+#: configuration is not stored: every opening of the array for writing sets it.
+WRITE_EVERY_CHUNK = {"write_empty_chunks": True}
+
+
+def _grid_size(shape: tuple[int, ...], unit: tuple[int, ...]) -> int:
+    """How many stored objects (chunks, or shards) an array of ``shape`` has."""
+    return int(np.prod([-(-n // u) for n, u in zip(shape, unit)]))
+
+
+def _written_chunks(group: Any, array: Any, array_path: str) -> int | None:
+    """The count of chunks lazyims noted it wrote for ``array`` of ``group``, or None
+    (another writer, or a store lazyims wrote before it noted them)."""
+    notes = group.attrs.asdict().get(RESERVED_KEY)
+    written = notes.get(WRITTEN_CHUNKS) if isinstance(notes, Mapping) else None
+    count = written.get(array_path.rsplit("/", 1)[-1]) if isinstance(written, Mapping) else None
+    if not isinstance(count, int) or array.ndim != 3:
+        return None
+    return count if count == _grid_size(array.shape, array.shards or array.chunks) else None
+
+
+def check_chunks_present(array: Any, selection: tuple[slice, ...], name: str) -> None:
+    """A FileContentError when a stored object (chunk, or shard) under ``selection`` of a
+    store lazyims wrote whole is missing, which zarr would read as its fill value."""
+    unit = array.shards or array.chunks
+    ranges = [
+        range(s.start // u, max(s.start, s.stop - 1) // u + 1) for s, u in zip(selection, unit)
+    ]
+    keys = [array.metadata.encode_chunk_key(c) for c in itertools.product(*ranges)]
+    store_path = array.store_path
+    folder = getattr(store_path.store, "root", None)
+    if folder is not None:  # a local store: one stat per chunk
+        base = os.path.join(os.fspath(folder), *[p for p in store_path.path.split("/") if p])
+        missing = [k for k in keys if not os.path.exists(os.path.join(base, *k.split("/")))]
+    else:
+        from zarr.core.sync import sync
+
+        async def exist() -> list[bool]:
+            return await asyncio.gather(*((store_path / k).exists() for k in keys))
+
+        found = sync(exist())
+        missing = [k for k, ok in zip(keys, found) if not ok]
+    if missing:
+        raise FileContentError(
+            f"chunk {missing[0]!r} of the frames is missing ({len(missing)} of the {len(keys)} "
+            "read): the store lazyims wrote held every chunk; it was damaged or copied in part",
+            name,
+        )
+
+
 # -- writing ----------------------------------------------------------------------
 def _write_block(block: Any, store: Any, start: int) -> int:
     """Write frames ``start:start+len(block)``; runs on a worker, opens the store itself."""
     import zarr
 
-    array = zarr.open_array(store, path=FRAMES, mode="r+")
+    array = zarr.open_array(store, path=FRAMES, mode="r+").with_config(WRITE_EVERY_CHUNK)
     array[start : start + block.shape[0]] = todense(block)
     return int(block.shape[0])
 
@@ -371,6 +432,9 @@ def write_zarr(
     if omega:
         del metadata["omega"]
     attrs = metadata_to_attributes(metadata, name)
+    # Every stored object (shard, else chunk) is written, all-fill ones too, and their
+    # count noted: readers then tell a missing chunk from one of zeros.
+    attrs[RESERVED_KEY][WRITTEN_CHUNKS] = {FRAMES: _grid_size(shape, shards or chunks)}
     # Blocks span whole frames and a whole number of write units (shard, else chunk).
     unit = (shards or chunks)[0]
     per_block = frames_per_chunk_for(series.frame_shape, series.dtype, unit)
@@ -393,6 +457,7 @@ def write_zarr(
                 compressors=compressors,
                 attributes={"coordinates": " ".join(omega)} if omega else {},
                 dimension_names=DIMENSION_NAMES,
+                config=WRITE_EVERY_CHUNK,
             )
         except (TypeError, ValueError) as exc:
             raise OptionError(f"zarr cannot create this array: {exc}", name) from None
@@ -405,7 +470,7 @@ def write_zarr(
         return
     if not is_path:
         create(store)
-        array = zarr.open_array(store, path=FRAMES, mode="r+")
+        array = zarr.open_array(store, path=FRAMES, mode="r+").with_config(WRITE_EVERY_CHUNK)
 
         def consume(start: int, block: Any) -> None:
             array[start : start + block.shape[0]] = todense(block)

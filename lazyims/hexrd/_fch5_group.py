@@ -58,6 +58,7 @@ def write_fch5_group(
         writer = Fch5Writer(target, series, density)
         _write_metadata(target.create_group("metadata"), metadata)
         stream_blocks(kept_pixels(series, threshold), writer.add_frames)
+        writer.finish()
     except BaseException:
         _undo(group, target, created, had_version)
         raise

@@ -317,8 +317,9 @@ def bad(folder: Path, text: str, error: type, match: str) -> None:
         ),
         (
             HEAD + "options: {empty_frames: 1}\n",
-            OptionError,
-            "unknown options",
+            FileContentError,
+            "unknown key 'empty_frames' in the image-files YAML's options; "
+            "did you mean 'empty-frames'",
         ),
         (HEAD + "options: [1]\n", OptionError, "mapping"),
         (

@@ -57,7 +57,7 @@ def test_header_larger_than_a_frame(tmp_path):
         ("{type: i, bytes: 1, signed: false, endian: little}", "u1"),
         ("{type: f, bytes: 4, signed: true, endian: big}", ">f4"),
         ("{type: d, endian: little}", "<f8"),
-        ("{type: b, bytes: 1}", "?"),
+        ("{type: b, bytes: 1, endian: little}", "?"),
     ],
 )
 def test_scalar_types(tmp_path, scalar, dtype):
@@ -105,11 +105,11 @@ GOOD = {
         ({"shape": "48 0"}, OptionError, "shape"),
         ({"shape": "48 63"}, FileContentError, "raw.ge: size"),
         ({"skip": "26624"}, FileContentError, "no frame"),
-        ({"scalar": "{type: i, bytes: 3}"}, OptionError, "bytes"),
-        ({"scalar": "{type: q, bytes: 2}"}, OptionError, "type"),
-        ({"scalar": "{type: f, bytes: 8}"}, OptionError, "4 byte"),
-        ({"scalar": "{type: i, bytes: 2, endian: middle}"}, OptionError, "endian"),
-        ({"scalar": "{type: i, bytes: 2, signed: maybe}"}, OptionError, "signed"),
+        ({"scalar": "{type: i, bytes: 3, signed: false, endian: big}"}, OptionError, "bytes"),
+        ({"scalar": "{type: q, bytes: 2, endian: big}"}, OptionError, "type"),
+        ({"scalar": "{type: f, bytes: 8, endian: big}"}, OptionError, "4 byte"),
+        ({"scalar": "{type: i, bytes: 2, signed: true, endian: middle}"}, OptionError, "endian"),
+        ({"scalar": "{type: i, bytes: 2, signed: maybe, endian: big}"}, OptionError, "signed"),
         ({"scalar": "i2"}, OptionError, "mapping"),
     ],
 )

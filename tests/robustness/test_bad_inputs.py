@@ -352,7 +352,7 @@ def raw_image_yaml_shape_not_numbers(tmp):
     (tmp / "raw.bin").write_bytes(bytes(64))
     path = yml(
         tmp,
-        "filename: raw.bin\nshape: four by four\n"
+        "filename: raw.bin\nshape: four by four\nskip: 0\n"
         "scalar: {type: i, bytes: 2, signed: false, endian: little}\n",
     )
     return lambda: lazyims.open(path), OptionError, path, "shape"
@@ -362,7 +362,7 @@ def raw_image_yaml_shape_not_numbers(tmp):
 def raw_image_yaml_naming_a_missing_file(tmp):
     path = yml(
         tmp,
-        "filename: gone.bin\nshape: 4 4\n"
+        "filename: gone.bin\nshape: 4 4\nskip: 0\n"
         "scalar: {type: i, bytes: 2, signed: false, endian: little}\n",
     )
     return lambda: lazyims.open(path), MissingFileError, "gone.bin", "does not exist"
@@ -372,7 +372,7 @@ def raw_image_yaml_naming_a_missing_file(tmp):
 def framecache_yml_missing_keys(tmp):
     npz_cache(tmp, "fc_cache.npz")
     path = yml(tmp, "data: {file: fc_cache.npz, dtype: uint16}\nmeta: {}\n", "fc.yml")
-    return lambda: lazyims.open(path), FileContentError, path, "nframes, shape"
+    return lambda: lazyims.open(path), FileContentError, path, "'nframes', 'shape'"
 
 
 @case
@@ -534,7 +534,7 @@ def raw_image_frames_per_chunk_not_positive(tmp):
     (tmp / "raw.bin").write_bytes(bytes(64))
     path = yml(
         tmp,
-        "filename: raw.bin\nshape: 4 4\n"
+        "filename: raw.bin\nshape: 4 4\nskip: 0\n"
         "scalar: {type: i, bytes: 2, signed: false, endian: little}\n",
     )
     return lambda: lazyims.open(path, frames_per_chunk=-1), OptionError, path, "frames_per_chunk"
@@ -545,7 +545,7 @@ def raw_image_truncated(tmp):
     (tmp / "raw.bin").write_bytes(bytes(63))
     path = yml(
         tmp,
-        "filename: raw.bin\nshape: 4 4\n"
+        "filename: raw.bin\nshape: 4 4\nskip: 0\n"
         "scalar: {type: i, bytes: 2, signed: false, endian: little}\n",
     )
     return lambda: lazyims.open(path), FileContentError, "raw.bin", "whole frames"

@@ -32,7 +32,7 @@ def test_permission_denied_at_open_names_the_file(tmp_path, monkeypatch):
 def test_permission_denied_at_compute_names_the_file(tmp_path, monkeypatch):
     (tmp_path / "x.bin").write_bytes(np.ones((2, 4, 4), "<u2").tobytes())
     (tmp_path / "x.yml").write_text(
-        "filename: x.bin\nshape: 4 4\nscalar: {type: i, bytes: 2, signed: false}\n"
+        "filename: x.bin\nshape: 4 4\nskip: 0\nscalar: {type: i, bytes: 2, signed: false, endian: little}\n"
     )
     ims = lazyims.open(tmp_path / "x.yml")
     monkeypatch.setattr(raw_image.np, "fromfile", lambda path, **kw: _denied(path))

@@ -226,7 +226,7 @@ def _source_and_target(tmp: Path, kind: str):
     if kind == "framecache-over-image-file":
         (tmp / "raw.bin").write_bytes(frames.tobytes())
         (tmp / "raw.yml").write_text(
-            "filename: raw.bin\nshape: 24 32\n"
+            "filename: raw.bin\nshape: 24 32\nskip: 0\n"
             "scalar: {type: i, bytes: 2, signed: false, endian: little}\n"
         )
         src = tmp / "raw.bin"

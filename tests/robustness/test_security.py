@@ -73,7 +73,7 @@ def _image_files_yaml(tmp: Path, marker: Path) -> str:
 def _raw_image_yaml(tmp: Path, marker: Path) -> str:
     (tmp / "raw.bin").write_bytes(bytes(2 * 8 * 10))
     return (
-        f"filename: {python_tag(marker)}\nshape: 8 10\n"
+        f"filename: {python_tag(marker)}\nshape: 8 10\nskip: 0\n"
         "scalar: {type: i, bytes: 2, signed: false, endian: little}\n"
     )
 

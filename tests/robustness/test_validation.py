@@ -96,7 +96,7 @@ def _write(kind: str, folder: Path, frames: np.ndarray) -> Path:
         rows, cols = frames.shape[1:]
         yml = folder / "scan.yml"
         yml.write_text(
-            f"filename: scan.bin\nshape: {rows} {cols}\n"
+            f"filename: scan.bin\nshape: {rows} {cols}\nskip: 0\n"
             "scalar: {type: i, bytes: 2, signed: false, endian: little}\n"
         )
         return yml

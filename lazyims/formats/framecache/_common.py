@@ -21,6 +21,7 @@ import sparse
 
 from ...errors import FileContentError, MetadataError, OptionError, WriteError
 from ...series import is_sparse_array, todense
+from .._limits import MAX_FRAMES
 from ..base import series_from_reader
 
 #: Header keys of the npz style; metadata may not use these names.
@@ -80,6 +81,12 @@ def parse_nframes(value: Any, path: str) -> int:
         raise FileContentError(
             f"the header nframes {value!r} is not a positive frame count "
             "(a frame-cache of no frames cannot be opened)",
+            path,
+        )
+    if nframes > MAX_FRAMES:  # before anything is sized by it
+        raise FileContentError(
+            f"the header declares {nframes} frames, more than lazyims opens ({MAX_FRAMES}); "
+            "the file is damaged or not what it seems",
             path,
         )
     return nframes

@@ -24,7 +24,15 @@ from ..._files import atomic_output, check_stamp, file_stamp
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
-from .._h5 import create_h5, h5_file, missing_filters, open_h5
+from .._h5 import (
+    check_written_chunks,
+    create_h5,
+    h5_file,
+    missing_filters,
+    note_written_chunks,
+    open_h5,
+)
+from .._limits import check_metadata_size
 from ..base import FrameReader
 from ._common import (
     DensityWarningCounter,
@@ -99,6 +107,9 @@ class Fch5Frames(StoredPixelsReader, FrameReader):
         lo, hi = ids[:, 0], ids[:, 1]
         if (hi < lo).any() or lo.min(initial=0) < 0 or hi.max(initial=0) > g["data"].shape[0]:
             raise ValueError("frame_ids point outside the data")
+        if (hi - lo).max(initial=0) > self.frame_shape[0] * self.frame_shape[1]:
+            # more pixels than a frame has: never read a declared span of any length
+            raise ValueError("frame_ids give a frame more pixels than it has")
         if (lo[1:] == hi[:-1]).all():
             # Frames stored one after the other (as lazyims writes them): one read.
             a, b = int(lo[0]), int(hi[-1])
@@ -125,6 +136,9 @@ def _read_metadata(group: h5py.Group) -> dict[str, Any]:
         if isinstance(obj, h5py.Group):
             out[key] = _read_metadata(obj)
         else:
+            check_metadata_size(
+                obj.shape or (), obj.dtype.itemsize, group.file.filename, f"metadata {obj.name!r}"
+            )
             out[key] = metadata_value(obj[()])
     return out
 
@@ -174,6 +188,7 @@ def open_fch5(
                 f"the frame-cache in {group_name!r} has no dataset(s) {', '.join(missing)}", fname
             )
         for name in ("data", "indices", "frame_ids"):
+            check_written_chunks(g[name], fname)
             lacking = missing_filters(g[name])
             if lacking:
                 raise FileContentError(
@@ -275,6 +290,11 @@ class Fch5Writer:
             self._indices[start:end] = np.stack([np.concatenate(rows), np.concatenate(cols)], 1)
         self._frame_ids[2 * first : 2 * first + len(ids)] = np.array(ids, dtype=np.uint64)
 
+    def finish(self) -> None:
+        """Note how many chunks each dataset holds (after the last frames)."""
+        for dataset in (self._data, self._indices, self._frame_ids):
+            note_written_chunks(dataset)
+
 
 def write_fch5(
     series: ImageSeries,
@@ -299,4 +319,5 @@ def write_fch5(
             writer.add_frames(first, block)
 
         stream_blocks(kept_pixels(series, threshold), add_frames)
+        writer.finish()
     density.warn()

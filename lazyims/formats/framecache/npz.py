@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - a dependency, but keep reading without
     _DEFLATE_ERRORS = ()
 
 from ..._files import atomic_output, check_regular_file, check_stamp, file_stamp
+from ..._npy import check_npy_bytes
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
 from ...series import ImageSeries
@@ -101,7 +102,35 @@ def _zip_index(path: str, size: int, mtime_ns: int) -> dict[str, MemberLocation]
                 )
                 for i in zf.infolist()
             ]
+    _check_member_sizes(members, path, size)
     return {(m.name[:-4] if m.name.endswith(".npy") else m.name): m for m in members}
+
+
+#: The most bytes deflate can inflate one byte to (its limit is 1032:1), with room for
+#: a member's smallest stream.
+_MAX_DEFLATE_RATIO = 1032
+
+
+def _check_member_sizes(members: list[MemberLocation], path: str, size: int) -> None:
+    """The sizes the zip's directory declares for its members fit the file: each member's
+    compressed bytes lie inside it, and its uncompressed size is one deflate (or storing)
+    can give. Reading then never asks for more memory than the file can really hold.
+    (Checked with numpy: a real cache has thousands of members.)"""
+    if not members:
+        return
+    columns = list(zip(*members))
+    offsets, packed, sizes, kinds = (np.array(c, dtype=np.int64) for c in columns[1:5])
+    stored = kinds == zipfile.ZIP_STORED
+    inflatable = np.where(stored, packed, packed * _MAX_DEFLATE_RATIO + 64)
+    bad = np.flatnonzero((offsets + 30 + packed > size) | (sizes > inflatable))
+    if bad.size:
+        m = members[int(bad[0])]
+        raise FileContentError(
+            f"member {m.name!r} declares {m.compress_size} compressed and {m.file_size} "
+            f"uncompressed bytes at byte {m.header_offset}, more than the file "
+            f"({size} bytes) can hold: the file is damaged or not what it seems",
+            path,
+        )
 
 
 _END_RECORD = struct.Struct("<4s4H2LH")  # end of central directory record
@@ -229,7 +258,8 @@ def _inflate(raw: Any, member: MemberLocation, path: str) -> bytes:
             if _libdeflate is not None and member.file_size >= _LIBDEFLATE_FROM:
                 body = _libdeflate.deflate_decompress(raw, member.file_size)
             else:
-                body = zlib.decompress(raw, -15)
+                # never more than the declared size (+1 to see a member longer than it)
+                body = zlib.decompressobj(-15).decompress(raw, member.file_size + 1)
         else:
             raise FileContentError(
                 f"member {member.name!r} uses zip compression {member.compress_type}, "
@@ -270,6 +300,8 @@ def _npy_array(body: bytes, member: MemberLocation, path: str) -> np.ndarray:
             count, offset = int(found[2]), start + length
             if len(body) - offset == count * dtype.itemsize:
                 return np.frombuffer(body, dtype, count, offset)
+    what = f"member {getattr(member, 'name', '?')!r}"
+    check_npy_bytes(body, path, what)  # before numpy allocates
     try:
         return np.lib.format.read_array(io.BytesIO(body), allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:

@@ -35,7 +35,7 @@ from ..._files import (
     temporary_name,
     write_error,
 )
-from ..._yaml import is_trigger, load_yaml, resolve_relative, yaml_metadata
+from ..._yaml import check_keys, is_trigger, load_yaml, resolve_relative, yaml_metadata
 from ...errors import FileContentError, LazyImsError, MetadataError
 from ...series import ImageSeries
 from ._common import check_metadata, parse_dtype, parse_nframes, parse_shape
@@ -48,6 +48,10 @@ from .npz import (
 )
 
 LOAD_NUMPY = "! load-numpy-array"
+#: The keys of the YAML and of its ``data:`` block (all of ``data``'s are required, as in
+#: HEXRD); an unknown key in either is an error. ``meta`` may be left out (HEXRD needs it).
+YAML_KEYS = ("data", "meta")
+DATA_KEYS = ("file", "dtype", "nframes", "shape")
 
 
 def open_yml(
@@ -62,9 +66,8 @@ def open_yml(
     data = doc.get("data")
     if not isinstance(data, dict):
         raise FileContentError("not a frame-cache YAML: no 'data' mapping", fname)
-    missing = [k for k in ("file", "dtype", "nframes", "shape") if k not in data]
-    if missing:
-        raise FileContentError(f"'data' has no {', '.join(missing)}", fname)
+    check_keys(doc, YAML_KEYS, fname, "the frame-cache YAML")
+    check_keys(data, DATA_KEYS, fname, "the frame-cache YAML's data", required=DATA_KEYS)
     cache = os.path.abspath(resolve_relative(str(data["file"]), folder))
     shape = parse_shape(data["shape"], fname)
     nframes = parse_nframes(data["nframes"], fname)
@@ -112,7 +115,26 @@ def npy_beside(final: Path, key: str, generation: str = "") -> Path:
     npy = final.with_name(f"{final.stem}-{key}{generation}.npy")
     if npy.parent != final.parent:  # never write outside the folder the user named
         raise MetadataError(f"metadata name {key!r} names a file outside {final.parent}", final)
+    _check_name_length(final, key, npy.name, generation)
     return npy
+
+
+def _check_name_length(final: Path, key: str, name: str, generation: str) -> None:
+    """A MetadataError naming the YAML when the .npy file of metadata ``key`` would have a
+    name too long for the file system (room is kept for a generation ``.XXXXXXXX``)."""
+    try:
+        limit = os.pathconf(final.parent if str(final.parent) else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    length = len(os.fsencode(name)) + (0 if generation else 9)
+    if length > limit:
+        shown = key if len(key) <= 40 else key[:40] + "..."
+        raise MetadataError(
+            f"metadata name {shown!r} ({len(key)} characters) is too long: its .npy file "
+            f"name would have {length} bytes with a generation, more than the file system's "
+            f"{limit}",
+            final,
+        )
 
 
 def _names(final: Path, keys: list[str], generation: str) -> tuple[Path, dict[str, Path]]:

@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from ..._npy import load_npy_file
 from ..._yaml import is_trigger, resolve_relative
+from ...errors import MetadataError
 
 
 def yamlmeta(meta: dict[str, Any], path: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -38,7 +40,8 @@ def yamlmeta(meta: dict[str, Any], path: str | os.PathLike | None = None) -> dic
             out[key] = np.array(meta[f"{key}-array"])
         elif is_trigger(value):
             if _is_known_trigger(value):
-                out[key] = np.load(resolve_relative(" ".join(value.split()[2:]), folder))
+                npy = resolve_relative(" ".join(value.split()[2:]), folder)
+                out[key] = load_npy_file(npy, npy, f"metadata {key!r}", MetadataError)
             else:
                 warnings.warn(
                     f"metadata {key!r}: unknown trigger {value!r}, key dropped", stacklevel=2
