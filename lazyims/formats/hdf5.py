@@ -14,7 +14,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .._files import atomic_output, check_stamp, file_stamp, is_regular_file
+from .._files import absolute, atomic_output, check_opened, check_stamp, file_stamp, is_regular_file
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, todense
@@ -40,6 +40,7 @@ class HDF5Frames(FrameReader):
         # tens of ms to decode a frame, so no cache of open files is kept.
         check_stamp(self.path, self.stamp)
         with open_h5(self.path) as f:
+            check_opened(f, self.stamp, self.path)  # the file opened, not just its name
             dset = f.get(self.dataset)
             if not isinstance(dset, h5py.Dataset) or (
                 self.layout and (dset.shape, dset.dtype.str) != self.layout
@@ -103,7 +104,7 @@ def open_hdf5(
         Frames per dask chunk; by default a whole number of the file's chunk frames
         making chunks of about 32 MiB.
     """
-    fname = os.path.abspath(os.fspath(source))  # workers may run in another folder
+    fname = absolute(source)  # workers may run in another folder
     stamp = file_stamp(fname) if os.path.isfile(fname) else ()
     with open_h5(fname) as f:
         group_path = path if path is not None else _find_group(f, dataname)

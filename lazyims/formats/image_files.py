@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._files import check_stamp, file_stamp
+from .._files import absolute, check_opened, check_stamp, file_stamp
 from .._yaml import (
     check_unknown_triggers,
     load_yaml,
@@ -542,7 +542,7 @@ def open_image_files(
     nframes = int(sum(counts))
     out_dtype = (dtype if dtype is not None else info.dtype).newbyteorder("=")
     reader = ImageFileFrames(
-        paths=tuple(os.path.abspath(p) for p in paths),
+        paths=tuple(absolute(p) for p in paths),
         starts=starts,
         empty_frames=empty,
         kind=kinds.pop(),

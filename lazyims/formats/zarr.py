@@ -36,7 +36,7 @@ import dask
 import numpy as np
 
 from .. import _progress
-from .._files import atomic_folder, check_stamp, file_stamp
+from .._files import absolute, atomic_folder, check_stamp, file_stamp
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError, WriteError
 from ..series import ImageSeries, todense
@@ -220,7 +220,7 @@ def open_zarr(
 
     store = source
     if isinstance(source, (str, os.PathLike)) and not _is_url(os.fspath(source)):
-        store = os.path.abspath(os.fspath(source))
+        store = absolute(source)
     name = store if isinstance(store, str) else repr(store)
     try:
         node = zarr.open(store, path=path or "", mode="r")

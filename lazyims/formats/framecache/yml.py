@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from ..._files import (
+    absolute,
     check_not_a_source,
     check_target,
     remove_quietly,
@@ -65,7 +66,7 @@ def open_yml(
     missing = [k for k in ("file", "dtype", "nframes", "shape") if k not in data]
     if missing:
         raise FileContentError(f"'data' has no {', '.join(missing)}", fname)
-    cache = os.path.abspath(resolve_relative(str(data["file"]), folder))
+    cache = absolute(resolve_relative(str(data["file"]), folder))
     shape = parse_shape(data["shape"], fname)
     nframes = parse_nframes(data["nframes"], fname)
     dtype = parse_dtype(data["dtype"], fname)
