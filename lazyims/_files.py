@@ -204,7 +204,9 @@ def atomic_folder(
         _swap_in(tmp, final, replaceable)
 
 
-def _swap_in(tmp: Path, final: Path, replaceable: Callable[[Path], bool], attempts: int = 50) -> None:
+def _swap_in(
+    tmp: Path, final: Path, replaceable: Callable[[Path], bool], attempts: int = 50
+) -> None:
     """Put the folder ``tmp`` in the place of ``final``, moving what is there aside first.
 
     Other writers of the same target may do the same at the same moment: whatever
@@ -223,7 +225,9 @@ def _swap_in(tmp: Path, final: Path, replaceable: Callable[[Path], bool], attemp
                 if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
             if not (final.is_dir() and replaceable(final)):
-                raise WriteError("something that is not a store took the place of the target", final)
+                raise WriteError(
+                    "something that is not a store took the place of the target", final
+                )
             old = temporary_name(final, "old")
             try:
                 os.replace(final, old)

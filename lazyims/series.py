@@ -14,8 +14,8 @@ import dask.local
 import numpy as np
 
 from . import _metadata
-from ._files import absolute
 from ._arraylike import ArrayLike
+from ._files import absolute
 from ._lazyframes import LazyFrames
 from .errors import FrameIndexError, LazyImsError
 

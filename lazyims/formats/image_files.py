@@ -247,30 +247,39 @@ def _read_file_frame(
     shape: tuple[int, int],
     file_dtype: np.dtype,
     rows: slice,
+    stamp: tuple = (),
 ) -> np.ndarray:
-    """Frame ``index`` of one file, rows ``rows`` only where the format allows it."""
-    if kind == "ge":
-        row_bytes = shape[1] * file_dtype.itemsize
-        offset = header_bytes + index * shape[0] * row_bytes + rows.start * row_bytes
-        count = (rows.stop - rows.start) * shape[1]
-        data = np.fromfile(path, dtype=file_dtype, count=count, offset=offset)
-        if data.size != count:
-            raise FileContentError(f"frame {index} is cut short (file truncated?)", path)
-        return data.reshape(-1, shape[1])
-    if kind == "tiff":
-        from fabio.TiffIO import TiffIO
+    """Frame ``index`` of one file, rows ``rows`` only where the format allows it.
 
-        tiff = TiffIO(path)
-        try:
-            data = tiff.getData(index)
-        finally:
-            tiff.close()
-    else:
-        img = _open_fabio(path)
-        try:
-            data = (img.getframe(index) if index else img).data
-        finally:
-            img.close()
+    The file is opened once and the identity of the open handle is checked against
+    ``stamp`` (taken at open), so a file renamed over ``path`` in between is never read.
+    """
+    with open(path, "rb") as fh:
+        check_opened(fh, stamp, path)
+        if kind == "ge":
+            row_bytes = shape[1] * file_dtype.itemsize
+            fh.seek(header_bytes + index * shape[0] * row_bytes + rows.start * row_bytes)
+            count = (rows.stop - rows.start) * shape[1]
+            data = np.fromfile(fh, dtype=file_dtype, count=count)
+            if data.size != count:
+                raise FileContentError(f"frame {index} is cut short (file truncated?)", path)
+            return data.reshape(-1, shape[1])
+        if kind == "tiff":
+            from fabio.TiffIO import TiffIO
+
+            data = TiffIO(fh).getData(index)  # reads from the handle checked above
+        else:
+            img = _open_fabio(path)  # fabio opens by name (it decompresses .gz, .bz2)
+            try:
+                data = (img.getframe(index) if index else img).data
+            finally:
+                img.close()
+            check_opened(fh, stamp, path)
+            if stamp and file_stamp(path) != tuple(stamp):  # the name still names the file
+                raise FileContentError(
+                    "the file was replaced or changed since the series was opened; open it again",
+                    path,
+                )
     return np.asarray(data)[rows]
 
 
@@ -336,6 +345,7 @@ class ImageFileFrames(FrameReader):
                     self.frame_shape,
                     np.dtype(self.file_dtype),
                     rows,
+                    self.stamps[i] if self.stamps else (),
                 )
             except LazyImsError:
                 raise

@@ -293,9 +293,7 @@ def _read_located(fh: Any, member: MemberLocation, path: str) -> np.ndarray:
     return _member_array(member, _member_bytes(head, 0, member, path), path)
 
 
-def read_members(
-    path: str, members: list[MemberLocation], stamp: tuple = ()
-) -> list[np.ndarray]:
+def read_members(path: str, members: list[MemberLocation], stamp: tuple = ()) -> list[np.ndarray]:
     """The arrays of ``members`` of the npz ``path``.
 
     Members lying one after another (the frames of a chunk, as HEXRD and lazyims write
