@@ -194,16 +194,42 @@ def _probe_tiff(path: str) -> FileInfo:
         tiff = TiffIO(path)
         try:
             nframes = tiff.getNumberOfImages()
-            info = tiff.getInfo(0) if nframes else {}
+            pages = [tiff.getInfo(i) for i in range(nframes)]
         finally:
             tiff.close()
     except Exception as exc:  # TiffIO raises many kinds on a damaged header
         raise FileContentError(f"cannot read the TIFF header: {exc}", path) from None
     if not nframes:
         return FileInfo(0, (0, 0), np.dtype("u2"), "tiff")
+    _check_tiff_pages(pages, os.path.getsize(path), path)
+    info = pages[0]
     return FileInfo(
         nframes, (int(info["nRows"]), int(info["nColumns"])), _tiff_dtype(info, path), "tiff"
     )
+
+
+def _check_tiff_pages(pages: list[dict[str, Any]], size: int, path: str) -> None:
+    """Every page of a multi-page TIFF has page 0's size and pixel type, and its pixel
+    strips lie inside the file (a cut-short file is an error, not a frame of zeros)."""
+    keys = ("nRows", "nColumns", "nBits", "sampleFormat")
+    first = tuple(pages[0].get(k) for k in keys)
+    for i, info in enumerate(pages):
+        this = tuple(info.get(k) for k in keys)
+        if this != first:
+            raise FileContentError(
+                f"the pages of this TIFF differ: page {i} is {this[0]}x{this[1]} of "
+                f"{this[2]} bits (format {this[3]}), page 0 is {first[0]}x{first[1]} of "
+                f"{first[2]} bits (format {first[3]}); lazyims reads pages of one size and type",
+                path,
+            )
+        offsets, counts = info.get("stripOffsets") or [], info.get("stripByteCounts") or []
+        end = max((int(o) + int(c) for o, c in zip(offsets, counts)), default=0)
+        if end > size:
+            raise FileContentError(
+                f"the file is cut short: the pixels of page {i} end at byte {end}, "
+                f"the file has {size} bytes",
+                path,
+            )
 
 
 def _open_fabio(path: str) -> Any:
@@ -219,12 +245,36 @@ def _probe_fabio(path: str) -> FileInfo:
     # EDF is opened by fabio from its headers alone; other formats may read frame 0.
     img = _open_fabio(path)
     try:
+        _check_frames(img, path)
         shape = tuple(int(n) for n in img.shape)
         if len(shape) != 2:
             raise FileContentError(f"frames are {len(shape)}-D, not 2-D images", path)
         return FileInfo(int(img.nframes), shape, np.dtype(img.dtype), type(img).__name__)
     finally:
         img.close()
+
+
+def _check_frames(img: Any, path: str) -> None:
+    """The frames of a multi-frame EDF all have frame 0's shape and type, and none is cut
+    short (fabio would pad it with zeros). fabio reads each frame's header at open."""
+    frames = getattr(img, "_frames", None)
+    if not isinstance(frames, list) or not frames:
+        return
+    first = (tuple(frames[0].shape), getattr(frames[0], "_dtype", None))
+    for i, frame in enumerate(frames):
+        if getattr(frame, "incomplete_data", False):
+            raise FileContentError(
+                f"the file is cut short: frame {i} is incomplete (truncated or damaged "
+                "compressed data)",
+                path,
+            )
+        this = (tuple(frame.shape), getattr(frame, "_dtype", None))
+        if this != first:
+            raise FileContentError(
+                f"the frames of this file differ: frame {i} is {this[0]} of {this[1]}, "
+                f"frame 0 is {first[0]} of {first[1]}; lazyims reads frames of one size and type",
+                path,
+            )
 
 
 def probe(path: str) -> FileInfo:
@@ -271,7 +321,12 @@ def _read_file_frame(
         else:
             img = _open_fabio(path)  # fabio opens by name (it decompresses .gz, .bz2)
             try:
-                data = (img.getframe(index) if index else img).data
+                frame = img.getframe(index) if index else img
+                data = frame.data
+                if getattr(frame, "incomplete_data", False):  # fabio padded it with zeros
+                    raise FileContentError(
+                        f"the file is cut short: frame {index} is incomplete", path
+                    )
             finally:
                 img.close()
             check_opened(fh, stamp, path)
