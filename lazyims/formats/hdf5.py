@@ -75,8 +75,13 @@ class HDF5Frames(FrameReader):
 
 
 def _find_group(f: h5py.File, dataname: str) -> str:
-    """The one group holding a dataset ``dataname``, when the user named none."""
+    """The one group holding a dataset ``dataname``, when the user named none.
+
+    Links are visited, so a dataset reached through an external link is found; one
+    dataset reached by several links (hard or soft) counts once.
+    """
     found: list[str] = []
+    datasets: set[Any] = set()
 
     def visit(name: str, link: Any) -> None:
         if name.rsplit("/", 1)[-1] != dataname:
@@ -87,7 +92,8 @@ def _find_group(f: h5py.File, dataname: str) -> str:
             obj = None
         if obj is None:
             broken.append(name)  # raising inside visititems_links upsets h5py
-        if isinstance(obj, h5py.Dataset):
+        if isinstance(obj, h5py.Dataset) and obj.id not in datasets:
+            datasets.add(obj.id)
             found.append(name.rpartition("/")[0] or "/")
 
     broken: list[str] = []
