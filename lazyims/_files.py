@@ -30,7 +30,7 @@ _WRITE_ERRNOS = {
 
 def _identity(path: str | os.PathLike) -> tuple[str, tuple[int, int] | None]:
     """The canonical path (symlinks, ``..`` and relative parts resolved) and (device, inode)."""
-    real = os.path.realpath(os.path.abspath(os.fspath(path)))
+    real = os.path.realpath(absolute(path))  # abspath would cut ``link/..`` out as text
     try:
         st = os.stat(real)
     except (OSError, ValueError):

@@ -275,6 +275,18 @@ class TestSymlinksAndDotDot:
         assert ims.compute()[0, 2, 3] == 300
         assert all(not f.startswith(str(tree / "x")) for f in ims.files)
 
+    @pytest.mark.parametrize("kind", ["hdf5", "npz"])
+    def test_a_source_named_through_link_and_dotdot_is_not_written_over(
+        self, tree, monkeypatch, kind
+    ):
+        source, _ = _make(kind, tree / "y", "scan", _frames(300))
+        before = source.read_bytes()
+        monkeypatch.chdir(tree)
+        ims = lazyims.open(source)
+        with pytest.raises(WriteError, match="reads from"):
+            _WRITERS[kind](ims, f"x/link/../{source.name}")
+        assert source.read_bytes() == before
+
     def test_absolute_resolves_as_the_os_does(self, tree, monkeypatch):
         monkeypatch.chdir(tree)
         (tree / "y" / "f").write_text("")
