@@ -106,6 +106,27 @@ class TestReplacedBetweenCheckAndOpen:
             np.asarray(ims[0])  # one read: the check, the swap, the open
         assert str(data) in str(info.value)
 
+    def test_a_zarr_store_swapped_in_after_the_check_is_caught_after_the_read(
+        self, tmp_path, monkeypatch
+    ):
+        from lazyims.formats import zarr as zarr_format
+
+        lazyims.open(_frames(100)).to_zarr(tmp_path / "scan.zarr")
+        lazyims.open(_frames(900)).to_zarr(tmp_path / "other.zarr")
+        ims = lazyims.open(tmp_path / "scan.zarr")
+        real_check, swapped = zarr_format.check_stamp, []
+
+        def check_then_swap(path, stamp):
+            real_check(path, stamp)
+            if not swapped:
+                swapped.append(True)
+                os.rename(tmp_path / "scan.zarr", tmp_path / "old.zarr")
+                os.rename(tmp_path / "other.zarr", tmp_path / "scan.zarr")
+
+        monkeypatch.setattr(zarr_format, "check_stamp", check_then_swap)
+        with pytest.raises(FileContentError, match="replaced or changed"):
+            np.asarray(ims[0])
+
     def test_check_opened_takes_descriptors_file_objects_and_h5py_files(self, tmp_path):
         path = tmp_path / "a.h5"
         lazyims.open(_frames(1)).write(path, "hdf5")

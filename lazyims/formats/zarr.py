@@ -131,13 +131,14 @@ class ZarrFrames(FrameReader):
                 "the zarr array changed shape or dtype since the series was opened", self._name()
             )
         try:
-            if self.two_d:
-                return array[rows, cols][np.newaxis]
-            return array[start:stop, rows, cols]
+            frames = array[rows, cols][np.newaxis] if self.two_d else array[start:stop, rows, cols]
         except Exception as exc:  # noqa: BLE001 - zarr and codecs raise many types
             raise FileContentError(
                 f"cannot read frames {start}:{stop} ({type(exc).__name__}: {exc})", self._name()
             ) from None
+        if self.stamp:  # zarr opens by name: a store swapped in meanwhile is caught here
+            check_stamp(_metadata_file(self.store, self.array_path), self.stamp)
+        return frames
 
     def files(self) -> tuple[str, ...]:
         return (self.store,) if isinstance(self.store, str) else ()
