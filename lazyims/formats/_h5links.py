@@ -13,6 +13,7 @@ import posixpath
 
 import h5py
 
+from .._files import absolute
 from ..errors import FileContentError, MissingFileError
 
 
@@ -57,7 +58,7 @@ def explain_missing_link(f: h5py.File, path: str, fname: str) -> None:
 def linked_files(dset: h5py.Dataset) -> tuple[str, ...]:
     """The other files a dataset reads: its own file when reached through an external
     link, and the source files of a virtual dataset (a missing one is an error)."""
-    own = os.path.abspath(dset.file.filename)
+    own = absolute(dset.file.filename)
     files = {own}
     if dset.is_virtual:
         files.update(virtual_sources(dset, check_datasets=True))
@@ -68,7 +69,7 @@ def virtual_sources(dset: h5py.Dataset, check_datasets: bool = False) -> list[st
     """The source files of the virtual dataset ``dset``; a MissingFileError names a
     missing one (HDF5 would give its part as the fill value). With ``check_datasets``
     each source file is opened to check that the source dataset is in it."""
-    vds_file = os.path.abspath(dset.file.filename)
+    vds_file = absolute(dset.file.filename)
     folder = os.path.dirname(vds_file)
     out: dict[str, set[str]] = {}
     for source in dset.virtual_sources():
@@ -82,7 +83,7 @@ def virtual_sources(dset: h5py.Dataset, check_datasets: bool = False) -> list[st
                 "(its frames would read as the fill value)",
                 os.path.join(folder, name),
             )
-        out.setdefault(os.path.abspath(found), set()).add(source.dset_name)
+        out.setdefault(absolute(found), set()).add(source.dset_name)
     if check_datasets:
         for path, names in out.items():
             try:
