@@ -2,8 +2,9 @@
 
 FIFOs are refused (never opened), YAML is parsed with its depth and alias expansion
 bounded, a TIFF whose chain of images loops is an error, headers declaring absurd
-sizes are refused before anything is allocated. Each case runs in a subprocess with
-a timeout where a regression would hang.
+sizes are refused before anything is allocated. Each hostile case runs in a subprocess
+with a timeout, where a regression would hang, and an address-space limit
+(``RLIMIT_AS``, :mod:`tests.limited`), where it would allocate what a header declares.
 """
 
 from __future__ import annotations
