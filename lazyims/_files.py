@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import LazyImsError, WriteError
 
@@ -29,7 +30,7 @@ _WRITE_ERRNOS = {
 
 def _identity(path: str | os.PathLike) -> tuple[str, tuple[int, int] | None]:
     """The canonical path (symlinks, ``..`` and relative parts resolved) and (device, inode)."""
-    real = os.path.realpath(os.path.abspath(os.fspath(path)))
+    real = os.path.realpath(absolute(path))  # abspath would cut ``link/..`` out as text
     try:
         st = os.stat(real)
     except (OSError, ValueError):
@@ -112,6 +113,27 @@ def check_target(final: Path, sources: Iterable[str | os.PathLike]) -> None:
     check_name_length(final)
     if final.is_dir():
         raise WriteError("a folder is in the way of the file to write", final)
+    check_replaceable_file(final)
+
+
+def check_replaceable_file(final: Path) -> None:
+    """Refuse a target that exists and is not a regular file (after symlinks): a device,
+    FIFO or socket is never replaced by a writer (``os.replace`` would put a file in its
+    place, e.g. over ``/dev/null`` for a user allowed to)."""
+    import stat
+
+    try:
+        mode = os.stat(final).st_mode
+    except FileNotFoundError:
+        return  # nothing there, or a dangling symlink: os.replace puts the file in its place
+    except OSError as exc:
+        raise write_error(exc, final) from None
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise WriteError(
+            "the target is not a regular file (a device, FIFO or socket); it is never "
+            "replaced: write to another name",
+            final,
+        )
 
 
 @contextmanager
@@ -177,19 +199,54 @@ def atomic_folder(
     if final.exists() and not (final.is_dir() and replaceable(final)):
         raise WriteError(f"something that is not a {kind} is in the way; remove it first", final)
     tmp = temporary_name(final)
-    old = tmp.with_name(tmp.name[: -len(".part")] + ".old")
     with _removed_on_failure(tmp, final, _remove_folder):
         yield tmp
-        if final.exists():
-            os.replace(final, old)
+        _swap_in(tmp, final, replaceable)
+
+
+def _swap_in(
+    tmp: Path, final: Path, replaceable: Callable[[Path], bool], attempts: int = 50
+) -> None:
+    """Put the folder ``tmp`` in the place of ``final``, moving what is there aside first.
+
+    Other writers of the same target may do the same at the same moment: whatever
+    folder is at ``final`` when ``tmp`` cannot take its place is moved aside again
+    (when it is one ``replaceable`` accepts), so the last writer to finish wins and
+    every folder moved aside is removed. On failure the latest folder moved aside is
+    put back, so a store is never left hidden under a temporary name.
+    """
+    aside: list[Path] = []
+    try:
+        for _ in range(attempts):
             try:
-                os.replace(tmp, final)
-            except BaseException:
-                os.replace(old, final)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+                os.replace(tmp, final)  # succeeds only when nothing (or an empty folder) is there
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+            if not (final.is_dir() and replaceable(final)):
+                raise WriteError(
+                    "something that is not a store took the place of the target", final
+                )
+            old = temporary_name(final, "old")
+            try:
+                os.replace(final, old)
+            except FileNotFoundError:  # another writer moved it first: try again
+                continue
+            aside.append(old)
         else:
-            os.replace(tmp, final)
+            raise WriteError(f"other writers kept replacing the target ({attempts} tries)", final)
+    except BaseException:
+        if aside and not os.path.lexists(final):
+            try:
+                os.replace(aside.pop(), final)
+            except OSError:
+                pass
+        for old in aside:
+            shutil.rmtree(old, ignore_errors=True)
+        raise
+    for old in aside:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_folder(tmp: Path, attempts: int = 20) -> None:
@@ -203,6 +260,28 @@ def _remove_folder(tmp: Path, attempts: int = 20) -> None:
         time.sleep(0.05)
         if not os.path.lexists(tmp):
             return
+
+
+# -- paths ---------------------------------------------------------------------------
+def absolute(path: str | os.PathLike) -> str:
+    """``path`` made absolute as the operating system resolves it.
+
+    Unlike :func:`os.path.abspath`, a ``..`` after a symlink goes to the parent of
+    the link's target, as ``open`` does (``a/link/../b`` is not ``a/b``); the last
+    parts after any ``..`` keep their names (a symlinked file stays named by its link).
+    A leading ``~`` is a plain name, never the home folder.
+    """
+    p = os.fspath(path)
+    if isinstance(p, bytes):
+        p = os.fsdecode(p)
+    if not os.path.isabs(p):
+        p = os.path.join(os.getcwd(), p)
+    parts = p.split(os.sep)
+    if os.pardir in parts:
+        k = len(parts) - parts[::-1].index(os.pardir)
+        head = os.path.realpath(os.sep.join(parts[:k]) or os.sep)
+        p = os.path.join(head, *parts[k:])
+    return os.path.normpath(p)
 
 
 # -- reading: a file is what it was when the series was opened -------------------------
@@ -230,6 +309,28 @@ def check_stamp(path: str | os.PathLike, stamp: tuple) -> None:
     except OSError as exc:
         raise FileContentError(f"cannot read the file ({exc.strerror})", path) from None
     if now != tuple(stamp):
+        raise FileContentError(
+            "the file was replaced or changed since the series was opened; open it again", path
+        )
+
+
+def check_opened(handle: Any, stamp: tuple, path: str | os.PathLike) -> None:
+    """Raise unless the file actually opened is the one stamped at open.
+
+    ``handle`` is a file descriptor, a file object or an open ``h5py.File``. A name
+    checked and then opened can name another file in between (replaced by a rename);
+    the ``fstat`` of the open handle tells what is really read.
+    """
+    if not stamp:
+        return
+    from .errors import FileContentError
+
+    fd = handle
+    if not isinstance(fd, int):
+        vfd = getattr(getattr(handle, "id", None), "get_vfd_handle", None)
+        fd = vfd() if vfd is not None else handle.fileno()
+    st = os.fstat(fd)
+    if (st.st_ino, st.st_size, st.st_mtime_ns) != tuple(stamp):
         raise FileContentError(
             "the file was replaced or changed since the series was opened; open it again", path
         )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ._files import check_regular_file, is_regular_file
+from ._files import absolute, check_regular_file, is_regular_file
 from ._metadata import decode_value
 from ._npy import load_npy_file
 from .errors import (
@@ -210,8 +210,11 @@ def yaml_keys(path: Any, limit: int = 65536) -> set[str]:
 
 
 def resolve_relative(name: str | os.PathLike, base: Path | None) -> Path:
-    """Resolve a path named inside a YAML: relative to the YAML's folder, then the working folder."""
-    p = Path(name).expanduser()
+    """Resolve a path named inside a YAML: relative to the YAML's folder, then the working folder.
+
+    A leading ``~`` is part of the name (as HEXRD and the operating system read it),
+    never the home folder."""
+    p = Path(name)
     if p.is_absolute():
         return p
     if base is not None and (base / p).exists():
@@ -299,7 +302,7 @@ def yaml_metadata(
                 )
             npy = resolve_relative(name, folder)
             if files is not None:
-                files.append(os.path.abspath(npy))
+                files.append(absolute(npy))
             if npy.exists():
                 check_regular_file(npy)
             try:

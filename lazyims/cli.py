@@ -89,6 +89,9 @@ def _connect(address: str) -> Any:
             f"--scheduler {address!r} is not threads, processes or sync; a scheduler address "
             "needs dask.distributed: pip install 'lazyims[distributed]'"
         ) from None
+    from ._scheduler import check_scheduler
+
+    check_scheduler(address)  # something that is not a scheduler: a clear error
     try:
         return Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError, TypeError) as exc:

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _metadata
 from ._arraylike import ArrayLike
+from ._files import absolute
 from ._lazyframes import LazyFrames
 from .errors import FrameIndexError, LazyImsError
 
@@ -75,7 +76,7 @@ def _finalize_dense(results: Any, finalize: Any, args: tuple) -> np.ndarray:
 
 
 def _absolute_paths(files: Any) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(os.path.abspath(os.fspath(f)) for f in files))
+    return tuple(dict.fromkeys(absolute(f) for f in files))
 
 
 class _OneFrame(da.Array):

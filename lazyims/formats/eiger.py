@@ -28,6 +28,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .._files import absolute
 from ..errors import FileContentError, MissingFileError
 from ..series import ImageSeries
 from ._eiger_codecs import decode_dense
@@ -160,7 +161,7 @@ def _data_parts(f: h5py.File, master: str) -> list[_Part]:
         if isinstance(link, h5py.ExternalLink):
             target = Path(link.filename)
             target = target if target.is_absolute() else folder / target
-            target_path = os.path.abspath(target)
+            target_path = absolute(target)
             if not target.exists():
                 raise MissingFileError(
                     f"no such file, linked from {Path(master).name} as {DATA_GROUP}/{name}",
@@ -268,7 +269,7 @@ def open_eiger(source: str | os.PathLike, frames_per_chunk: int = 1) -> ImageSer
     frames_per_chunk
         Frames per dask chunk (default 1: each frame decodes as its own task).
     """
-    master = os.path.abspath(os.fspath(source))
+    master = absolute(source)
     frames_per_chunk = check_frames_per_chunk(frames_per_chunk, master)
     with open_h5(master) as f:
         parts = _data_parts(f, master)
@@ -317,7 +318,7 @@ def pixel_mask(source: str | os.PathLike) -> np.ndarray | None:
     source
         The master file (``*_master.h5``).
     """
-    master = os.path.abspath(os.fspath(source))
+    master = absolute(source)
     with open_h5(master) as f:
         dset = f.get(MASK)
         if dset is None:

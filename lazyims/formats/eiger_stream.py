@@ -27,6 +27,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .._files import absolute
 from ..errors import FileContentError, OptionError
 from ..series import ImageSeries
 from ._eiger_codecs import compression_name, decode_csrnpz, decode_dense
@@ -264,7 +265,7 @@ def _open_stream(
     multiplier: float,
     frames_per_chunk: int,
 ) -> ImageSeries:
-    fname = os.path.abspath(os.fspath(source))
+    fname = absolute(source)
     frames_per_chunk = check_frames_per_chunk(frames_per_chunk, fname)
     with open_h5(fname) as f:
         data = _data_group(f, fname)

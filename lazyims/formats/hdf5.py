@@ -14,7 +14,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .._files import atomic_output, check_stamp, file_stamp, is_regular_file
+from .._files import absolute, atomic_output, check_opened, check_stamp, file_stamp, is_regular_file
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, todense
@@ -26,6 +26,7 @@ from ._h5 import (
     open_h5,
 )
 from ._h5chunks import read_fast
+from ._h5links import dataset_path, explain_missing_link, linked_files, virtual_sources
 from ._registry import Format, register
 from .base import FrameReader, frames_per_chunk_for, series_from_reader
 
@@ -40,13 +41,23 @@ class HDF5Frames(FrameReader):
     #: (inode, size, mtime) of the file and (shape, dtype) of the dataset at open
     stamp: tuple = ()
     layout: tuple = ()
+    #: other files the dataset reads (external link target, virtual dataset sources)
+    linked: tuple = ()
 
     def read(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
         # The file is opened per read (per dask chunk): that costs ~0.1 ms, against
         # tens of ms to decode a frame, so no cache of open files is kept.
         check_stamp(self.path, self.stamp)
         with open_h5(self.path) as f:
-            dset = f.get(self.dataset)
+            check_opened(f, self.stamp, self.path)  # the file opened, not just its name
+            try:
+                dset = f.get(self.dataset)
+            except KeyError:
+                dset = None
+            if not isinstance(dset, h5py.Dataset):
+                explain_missing_link(f, self.dataset, self.path)
+            if isinstance(dset, h5py.Dataset) and dset.is_virtual:
+                virtual_sources(dset)  # a source gone since open: an error, not fill values
             if not isinstance(dset, h5py.Dataset) or (
                 self.layout and (dset.shape, dset.dtype.str) != self.layout
             ):
@@ -66,20 +77,37 @@ class HDF5Frames(FrameReader):
                 ) from None
 
     def files(self) -> tuple[str, ...]:
-        return (self.path,)
+        return (self.path, *(p for p in self.linked if p != self.path))
 
 
 def _find_group(f: h5py.File, dataname: str) -> str:
-    """The one group holding a dataset ``dataname``, when the user named none."""
-    found: list[str] = []
+    """The one group holding a dataset ``dataname``, when the user named none.
 
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] == dataname:
+    Links are visited, so a dataset reached through an external link is found; one
+    dataset reached by several links (hard or soft) counts once.
+    """
+    found: list[str] = []
+    datasets: set[Any] = set()
+
+    def visit(name: str, link: Any) -> None:
+        if name.rsplit("/", 1)[-1] != dataname:
+            return
+        try:
+            obj = f.get(name)  # follows soft and external links
+        except KeyError:
+            obj = None
+        if obj is None:
+            broken.append(name)  # raising inside visititems_links upsets h5py
+        if isinstance(obj, h5py.Dataset) and obj.id not in datasets:
+            datasets.add(obj.id)
             found.append(name.rpartition("/")[0] or "/")
 
-    f.visititems(visit)
+    broken: list[str] = []
+    f.visititems_links(visit)
     if len(found) == 1:
         return found[0]
+    for name in broken:
+        explain_missing_link(f, name, f.filename)
     if not found:
         raise FileContentError(f"no dataset named {dataname!r} in any group", f.filename)
     raise FileContentError(
@@ -109,16 +137,22 @@ def open_hdf5(
         Frames per dask chunk; by default a whole number of the file's chunk frames
         making chunks of about 32 MiB.
     """
-    fname = os.path.abspath(os.fspath(source))  # workers may run in another folder
+    fname = absolute(source)  # workers may run in another folder
     stamp = file_stamp(fname) if os.path.isfile(fname) else ()
     with open_h5(fname) as f:
         group_path = path if path is not None else _find_group(f, dataname)
-        group = f.get(group_path)
+        try:
+            group = f.get(group_path)
+            dset = group.get(dataname) if isinstance(group, h5py.Group) else None
+        except KeyError:
+            group = dset = None
+        if not isinstance(dset, h5py.Dataset):
+            explain_missing_link(f, dataset_path(group_path, dataname), fname)
         if not isinstance(group, h5py.Group):
             raise FileContentError(f"no group {group_path!r} in the file", fname)
-        dset = group.get(dataname)
         if not isinstance(dset, h5py.Dataset):
             raise FileContentError(f"no dataset {dataname!r} in group {group_path!r}", fname)
+        linked = linked_files(dset)  # a missing external or virtual source is an error
         if dset.ndim not in (2, 3):
             raise FileContentError(
                 f"dataset {dset.name!r} is {dset.ndim}-D; frames must be 3-D (or 2-D for one frame)",
@@ -144,14 +178,14 @@ def open_hdf5(
         chunk_frames = dset.chunks[0] if (dset.chunks and not two_d) else 1
         dtype = dset.dtype
         metadata = dict(group.attrs)
-        dataset_name = dset.name
+        dataset_name = dataset_path(group_path, dataname)  # as named in this file
         layout = (dset.shape, dset.dtype.str)
     if nframes == 0:
         raise FileContentError(f"dataset {dataset_name!r} has no frames", fname)
     if frames_per_chunk is None:
         frames_per_chunk = frames_per_chunk_for(frame_shape, dtype, chunk_frames)
     return series_from_reader(
-        HDF5Frames(fname, dataset_name, two_d, stamp, layout),
+        HDF5Frames(fname, dataset_name, two_d, stamp, layout, linked),
         nframes=nframes,
         frame_shape=frame_shape,
         dtype=dtype,

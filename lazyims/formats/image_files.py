@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._files import check_stamp, file_stamp
+from .._files import absolute, check_opened, check_stamp, file_stamp
 from .._yaml import (
     check_keys,
     check_unknown_triggers,
@@ -199,16 +199,42 @@ def _probe_tiff(path: str) -> FileInfo:
         tiff = TiffIO(path)
         try:
             nframes = tiff.getNumberOfImages()
-            info = tiff.getInfo(0) if nframes else {}
+            pages = [tiff.getInfo(i) for i in range(nframes)]
         finally:
             tiff.close()
     except Exception as exc:  # TiffIO raises many kinds on a damaged header
         raise FileContentError(f"cannot read the TIFF header: {exc}", path) from None
     if not nframes:
         return FileInfo(0, (0, 0), np.dtype("u2"), "tiff")
+    _check_tiff_pages(pages, os.path.getsize(path), path)
+    info = pages[0]
     return FileInfo(
         nframes, (int(info["nRows"]), int(info["nColumns"])), _tiff_dtype(info, path), "tiff"
     )
+
+
+def _check_tiff_pages(pages: list[dict[str, Any]], size: int, path: str) -> None:
+    """Every page of a multi-page TIFF has page 0's size and pixel type, and its pixel
+    strips lie inside the file (a cut-short file is an error, not a frame of zeros)."""
+    keys = ("nRows", "nColumns", "nBits", "sampleFormat")
+    first = tuple(pages[0].get(k) for k in keys)
+    for i, info in enumerate(pages):
+        this = tuple(info.get(k) for k in keys)
+        if this != first:
+            raise FileContentError(
+                f"the pages of this TIFF differ: page {i} is {this[0]}x{this[1]} of "
+                f"{this[2]} bits (format {this[3]}), page 0 is {first[0]}x{first[1]} of "
+                f"{first[2]} bits (format {first[3]}); lazyims reads pages of one size and type",
+                path,
+            )
+        offsets, counts = info.get("stripOffsets") or [], info.get("stripByteCounts") or []
+        end = max((int(o) + int(c) for o, c in zip(offsets, counts)), default=0)
+        if end > size:
+            raise FileContentError(
+                f"the file is cut short: the pixels of page {i} end at byte {end}, "
+                f"the file has {size} bytes",
+                path,
+            )
 
 
 def _open_fabio(path: str) -> Any:
@@ -224,12 +250,36 @@ def _probe_fabio(path: str) -> FileInfo:
     # EDF is opened by fabio from its headers alone; other formats may read frame 0.
     img = _open_fabio(path)
     try:
+        _check_frames(img, path)
         shape = tuple(int(n) for n in img.shape)
         if len(shape) != 2:
             raise FileContentError(f"frames are {len(shape)}-D, not 2-D images", path)
         return FileInfo(int(img.nframes), shape, np.dtype(img.dtype), type(img).__name__)
     finally:
         img.close()
+
+
+def _check_frames(img: Any, path: str) -> None:
+    """The frames of a multi-frame EDF all have frame 0's shape and type, and none is cut
+    short (fabio would pad it with zeros). fabio reads each frame's header at open."""
+    frames = getattr(img, "_frames", None)
+    if not isinstance(frames, list) or not frames:
+        return
+    first = (tuple(frames[0].shape), getattr(frames[0], "_dtype", None))
+    for i, frame in enumerate(frames):
+        if getattr(frame, "incomplete_data", False):
+            raise FileContentError(
+                f"the file is cut short: frame {i} is incomplete (truncated or damaged "
+                "compressed data)",
+                path,
+            )
+        this = (tuple(frame.shape), getattr(frame, "_dtype", None))
+        if this != first:
+            raise FileContentError(
+                f"the frames of this file differ: frame {i} is {this[0]} of {this[1]}, "
+                f"frame 0 is {first[0]} of {first[1]}; lazyims reads frames of one size and type",
+                path,
+            )
 
 
 def probe(path: str) -> FileInfo:
@@ -253,30 +303,44 @@ def _read_file_frame(
     shape: tuple[int, int],
     file_dtype: np.dtype,
     rows: slice,
+    stamp: tuple = (),
 ) -> np.ndarray:
-    """Frame ``index`` of one file, rows ``rows`` only where the format allows it."""
-    if kind == "ge":
-        row_bytes = shape[1] * file_dtype.itemsize
-        offset = header_bytes + index * shape[0] * row_bytes + rows.start * row_bytes
-        count = (rows.stop - rows.start) * shape[1]
-        data = np.fromfile(path, dtype=file_dtype, count=count, offset=offset)
-        if data.size != count:
-            raise FileContentError(f"frame {index} is cut short (file truncated?)", path)
-        return data.reshape(-1, shape[1])
-    if kind == "tiff":
-        from fabio.TiffIO import TiffIO
+    """Frame ``index`` of one file, rows ``rows`` only where the format allows it.
 
-        tiff = TiffIO(path)
-        try:
-            data = tiff.getData(index)
-        finally:
-            tiff.close()
-    else:
-        img = _open_fabio(path)
-        try:
-            data = (img.getframe(index) if index else img).data
-        finally:
-            img.close()
+    The file is opened once and the identity of the open handle is checked against
+    ``stamp`` (taken at open), so a file renamed over ``path`` in between is never read.
+    """
+    with open(path, "rb") as fh:
+        check_opened(fh, stamp, path)
+        if kind == "ge":
+            row_bytes = shape[1] * file_dtype.itemsize
+            fh.seek(header_bytes + index * shape[0] * row_bytes + rows.start * row_bytes)
+            count = (rows.stop - rows.start) * shape[1]
+            data = np.fromfile(fh, dtype=file_dtype, count=count)
+            if data.size != count:
+                raise FileContentError(f"frame {index} is cut short (file truncated?)", path)
+            return data.reshape(-1, shape[1])
+        if kind == "tiff":
+            from fabio.TiffIO import TiffIO
+
+            data = TiffIO(fh).getData(index)  # reads from the handle checked above
+        else:
+            img = _open_fabio(path)  # fabio opens by name (it decompresses .gz, .bz2)
+            try:
+                frame = img.getframe(index) if index else img
+                data = frame.data
+                if getattr(frame, "incomplete_data", False):  # fabio padded it with zeros
+                    raise FileContentError(
+                        f"the file is cut short: frame {index} is incomplete", path
+                    )
+            finally:
+                img.close()
+            check_opened(fh, stamp, path)
+            if stamp and file_stamp(path) != tuple(stamp):  # the name still names the file
+                raise FileContentError(
+                    "the file was replaced or changed since the series was opened; open it again",
+                    path,
+                )
     return np.asarray(data)[rows]
 
 
@@ -342,6 +406,7 @@ class ImageFileFrames(FrameReader):
                     self.frame_shape,
                     np.dtype(self.file_dtype),
                     rows,
+                    self.stamps[i] if self.stamps else (),
                 )
             except LazyImsError:
                 raise
@@ -537,7 +602,7 @@ def open_image_files(
     nframes = int(sum(counts))
     out_dtype = (dtype if dtype is not None else info.dtype).newbyteorder("=")
     reader = ImageFileFrames(
-        paths=tuple(os.path.abspath(p) for p in paths),
+        paths=tuple(absolute(p) for p in paths),
         starts=starts,
         empty_frames=empty,
         kind=kinds.pop(),

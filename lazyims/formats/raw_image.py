@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._files import check_regular_file, check_stamp, file_stamp
+from .._files import absolute, check_opened, check_regular_file, check_stamp, file_stamp
 from .._yaml import check_keys, load_yaml, resolve_relative, yaml_keys
 from ..errors import FileContentError, MissingFileError, OptionError
 from ..series import ImageSeries
@@ -103,15 +103,18 @@ class RawFrames(FrameReader):
         row_bytes = ncols * dtype.itemsize
         count = (rows.stop - rows.start) * ncols
         check_stamp(self.path, self.stamp)
-        for k in range(start, stop):
-            offset = self.skip + k * frame_bytes + rows.start * row_bytes
-            try:
-                data = np.fromfile(self.path, dtype=dtype, count=count, offset=offset)
-            except FileNotFoundError:
-                raise MissingFileError("the raw data file is gone", self.path) from None
-            if data.size != count:
-                raise FileContentError(f"frame {k} is cut short (file truncated?)", self.path)
-            out[k - start] = data.reshape(-1, ncols)[:, cols]
+        try:
+            fh = open(self.path, "rb")
+        except FileNotFoundError:
+            raise MissingFileError("the raw data file is gone", self.path) from None
+        with fh:
+            check_opened(fh, self.stamp, self.path)  # the file opened, not just its name
+            for k in range(start, stop):
+                fh.seek(self.skip + k * frame_bytes + rows.start * row_bytes)
+                data = np.fromfile(fh, dtype=dtype, count=count)
+                if data.size != count:
+                    raise FileContentError(f"frame {k} is cut short (file truncated?)", self.path)
+                out[k - start] = data.reshape(-1, ncols)[:, cols]
         return out
 
     def files(self) -> tuple[str, ...]:
@@ -159,7 +162,7 @@ def open_raw_image(
         )
     if nframes == 0:
         raise FileContentError("the file holds no frame after the skipped bytes", path)
-    reader = RawFrames(os.path.abspath(path), skip, shape, dtype.str, file_stamp(path))
+    reader = RawFrames(absolute(path), skip, shape, dtype.str, file_stamp(path))
     return series_from_reader(
         reader,
         nframes=int(nframes),

@@ -38,7 +38,7 @@ import dask
 import numpy as np
 
 from .. import _progress
-from .._files import atomic_folder, check_stamp, file_stamp
+from .._files import absolute, atomic_folder, check_stamp, file_stamp
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError, WriteError
 from ..series import ImageSeries, todense
@@ -138,13 +138,14 @@ class ZarrFrames(FrameReader):
         if self.complete and not self.two_d:
             check_chunks_present(array, (slice(start, stop), rows, cols), self._name())
         try:
-            if self.two_d:
-                return array[rows, cols][np.newaxis]
-            return array[start:stop, rows, cols]
+            frames = array[rows, cols][np.newaxis] if self.two_d else array[start:stop, rows, cols]
         except Exception as exc:  # noqa: BLE001 - zarr and codecs raise many types
             raise FileContentError(
                 f"cannot read frames {start}:{stop} ({type(exc).__name__}: {exc})", self._name()
             ) from None
+        if self.stamp:  # zarr opens by name: a store swapped in meanwhile is caught here
+            check_stamp(_metadata_file(self.store, self.array_path), self.stamp)
+        return frames
 
     def files(self) -> tuple[str, ...]:
         return (self.store,) if isinstance(self.store, str) else ()
@@ -227,7 +228,7 @@ def open_zarr(
 
     store = source
     if isinstance(source, (str, os.PathLike)) and not _is_url(os.fspath(source)):
-        store = os.path.abspath(os.fspath(source))
+        store = absolute(source)
     name = store if isinstance(store, str) else repr(store)
     try:
         node = zarr.open(store, path=path or "", mode="r")

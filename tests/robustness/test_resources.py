@@ -2,8 +2,9 @@
 
 FIFOs are refused (never opened), YAML is parsed with its depth and alias expansion
 bounded, a TIFF whose chain of images loops is an error, headers declaring absurd
-sizes are refused before anything is allocated. Each case runs in a subprocess with
-a timeout where a regression would hang.
+sizes are refused before anything is allocated. Each hostile case runs in a subprocess
+with a timeout, where a regression would hang, and an address-space limit
+(``RLIMIT_AS``, :mod:`tests.limited`), where it would allocate what a header declares.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import pickle
 import shutil
 import struct
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import h5py
@@ -22,7 +21,7 @@ import numpy as np
 import pytest
 
 import lazyims
-from lazyims.errors import FileContentError, LazyImsError
+from tests.limited import run_limited
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parents[1] / "data"
@@ -31,11 +30,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*keep more than 10%:UserWarning
 
 
 def _run(code: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    """``code`` in a fresh interpreter (lazyims from this checkout), killed after ``timeout``."""
-    script = f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(code)
-    return subprocess.run(
-        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+    """``code`` in a fresh interpreter (lazyims from this checkout) with its address space
+    bounded (``RLIMIT_AS``, see :mod:`tests.limited`), killed after ``timeout``."""
+    return run_limited(code, cwd, timeout)
 
 
 # -- FIFOs ------------------------------------------------------------------------------
@@ -144,8 +141,23 @@ def test_infinite_numbers_in_yaml_are_errors(tmp_path, text):
     (tmp_path / "x.bin").write_bytes(b"\0" * 32)
     np.savez(tmp_path / "x.npz", **{"0_row": np.zeros(0)})
     (tmp_path / "x.yml").write_text(text)
-    with pytest.raises(LazyImsError, match="x.yml"):
-        lazyims.open(tmp_path / "x.yml")
+    _expect_error(tmp_path, 'lazyims.open("x.yml")', "LazyImsError", "x.yml")
+
+
+def _expect_error(folder: Path, call: str, kind: str, words: str) -> None:
+    """``call`` in a bounded child process raises lazyims' ``kind`` with ``words``."""
+    proc = _run(
+        f"""
+        import lazyims
+        try:
+            {call}
+        except lazyims.{kind} as exc:
+            print("ERROR", exc)
+        """,
+        folder,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("ERROR") and words in proc.stdout, proc.stdout
 
 
 # -- TIFF -------------------------------------------------------------------------------
@@ -190,16 +202,21 @@ def test_an_hdf5_header_of_a_trillion_frames_is_refused(tmp_path):
     path = tmp_path / "huge.h5"
     with h5py.File(path, "w") as f:  # a few KiB: unwritten chunks take no room
         f.create_dataset("imageseries/images", shape=(10**12, 8, 8), chunks=(1, 8, 8), dtype="u2")
-    with pytest.raises(FileContentError, match="declares 1000000000000 frames"):
-        lazyims.open(path)
+    _expect_error(
+        tmp_path, 'lazyims.open("huge.h5")', "FileContentError", "declares 1000000000000 frames"
+    )
 
 
 def test_an_hdf5_frame_of_a_trillion_pixels_is_refused(tmp_path):
     path = tmp_path / "huge.h5"
     with h5py.File(path, "w") as f:
         f.create_dataset("imageseries/images", shape=(2, 10**6, 10**6), chunks=(1, 64, 64))
-    with pytest.raises(FileContentError, match="declares frames of 1000000x1000000"):
-        lazyims.open(path)
+    _expect_error(
+        tmp_path,
+        'lazyims.open("huge.h5")',
+        "FileContentError",
+        "declares frames of 1000000x1000000",
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..._files import check_regular_file, is_regular_file
+from ..._files import absolute, check_regular_file, is_regular_file
 from ..._yaml import check_unknown_triggers, yaml_keys
 from ...errors import OptionError
 from ...series import ImageSeries
@@ -75,7 +75,7 @@ def open_framecache(
         A series with ``sparse.COO`` chunks (fill value 0); ``compute()`` gives
         dense numpy and ``.dense()`` dense chunks.
     """
-    fname = os.path.abspath(os.fspath(source))  # workers may run in another folder
+    fname = absolute(source)  # workers may run in another folder
     check_regular_file(fname)
     check_unknown_triggers(unknown_triggers, fname)
     style = _style_of_file(fname) if style is None else style

@@ -233,11 +233,47 @@ def frames_to_coo(
     """One sparse block from each frame's (row, col, data), cut to ``rows`` x ``cols``."""
     frame, row, col, data = stored_pixels(frames, frame_shape, dtype, rows, cols, path, first_frame)
     shape = (len(frames), rows.stop - rows.start, cols.stop - cols.start)
-    return canonical_coo(np.stack([frame, row, col]), data, shape)
+    return canonical_coo(np.stack([frame, row, col]), data, shape, path)
+
+
+def sum_repeats(data: np.ndarray, starts: np.ndarray, path: Any = None) -> np.ndarray:
+    """``np.add.reduceat(data, starts)`` in ``data``'s dtype: the sums of repeated pixels.
+
+    The sums are taken in a wider type and an error (naming ``path``) is raised when
+    one does not fit in ``data``'s dtype: a wrapped integer or an infinity made of
+    finite values would be a wrong pixel value, read without a word.
+    """
+    kind, dtype = data.dtype.kind, data.dtype
+    if kind not in "iuf":
+        return np.add.reduceat(data, starts).astype(dtype, copy=False)
+    if kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = np.add.reduceat(data.astype(np.longdouble), starts)
+            cast = sums.astype(dtype)
+        inputs_finite = ~np.logical_or.reduceat(~np.isfinite(data), starts)
+        bad = inputs_finite & ~np.isfinite(cast)
+    else:
+        wide = object if dtype.itemsize == 8 else (np.int64 if kind == "i" else np.uint64)
+        sums = np.add.reduceat(data.astype(wide), starts)
+        info = np.iinfo(dtype)
+        bad = (
+            np.array([not (info.min <= v <= info.max) for v in sums])
+            if wide is object
+            else ((sums < info.min) | (sums > info.max))
+        )
+        cast = None
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise FileContentError(
+            f"a pixel is stored more than once and its values sum to {sums[k]}, which does "
+            f"not fit in {dtype} (the sum would wrap or overflow)",
+            path,
+        )
+    return cast if cast is not None else sums.astype(dtype)
 
 
 def _summed_duplicates(
-    frame: np.ndarray, linear: np.ndarray, data: np.ndarray, size: int
+    frame: np.ndarray, linear: np.ndarray, data: np.ndarray, size: int, path: Any = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pixels with repeats within a frame summed (HEXRD's sparse matrices sum them).
 
@@ -250,7 +286,7 @@ def _summed_duplicates(
     order = np.argsort(key, kind="stable")
     key, data = key[order], data[order]
     first = np.concatenate([[True], np.diff(key) != 0])
-    data = np.add.reduceat(data, np.flatnonzero(first)).astype(data.dtype, copy=False)
+    data = sum_repeats(data, np.flatnonzero(first), path)
     key = key[first]
     return key // size, key % size, data
 
@@ -267,6 +303,7 @@ def reduce_stored_pixels(
     data: np.ndarray,
     nframes: int,
     shape: tuple[int, int],
+    path: Any = None,
 ) -> np.ndarray:
     """The ``op`` over ``nframes`` sparse frames of ``shape`` given by their stored pixels.
 
@@ -276,7 +313,7 @@ def reduce_stored_pixels(
     """
     size = int(shape[0]) * int(shape[1])
     linear = row * shape[1] + col
-    frame, linear, data = _summed_duplicates(frame, linear, data, size)
+    frame, linear, data = _summed_duplicates(frame, linear, data, size, path)
     if op == "sum":
         return np.bincount(linear, weights=data.astype(np.float64), minlength=size).reshape(shape)
     dtype = data.dtype
@@ -356,7 +393,9 @@ class StoredPixelsReader:
         ncols = cols.stop - cols.start
         size = (rows.stop - rows.start) * ncols
         linear = row * ncols + col
-        _, summed, data = _summed_duplicates(np.zeros(len(row), np.intp), linear, data, size)
+        _, summed, data = _summed_duplicates(
+            np.zeros(len(row), np.intp), linear, data, size, self.path
+        )
         if summed is not linear:  # sorted (and repeats summed): rows and columns anew
             row, col = np.divmod(summed, ncols)
         return row, col, data
@@ -378,7 +417,7 @@ class StoredPixelsReader:
             start,
         )
         shape = (rows.stop - rows.start, cols.stop - cols.start)
-        return reduce_stored_pixels(op, frame, row, col, data, stop - start, shape)
+        return reduce_stored_pixels(op, frame, row, col, data, stop - start, shape, self.path)
 
 
 def values_fit(values: np.ndarray, dtype: np.dtype) -> bool:
@@ -402,7 +441,9 @@ def values_fit(values: np.ndarray, dtype: np.dtype) -> bool:
     return dtype.kind == "b" and bool(((values == 0) | (values == 1)).all())
 
 
-def canonical_coo(coords: np.ndarray, data: np.ndarray, shape: tuple[int, ...]) -> sparse.COO:
+def canonical_coo(
+    coords: np.ndarray, data: np.ndarray, shape: tuple[int, ...], path: Any = None
+) -> sparse.COO:
     """A COO (fill value 0) with its pixels sorted and repeated pixels summed.
 
     Done with numpy: letting ``sparse.COO`` do it compiles numba code in every new
@@ -415,7 +456,7 @@ def canonical_coo(coords: np.ndarray, data: np.ndarray, shape: tuple[int, ...]) 
         linear, data = linear[order], data[order]
         first = np.concatenate([[True], np.diff(linear) != 0])
         if not first.all():
-            data = np.add.reduceat(data, np.flatnonzero(first)).astype(data.dtype, copy=False)
+            data = sum_repeats(data, np.flatnonzero(first), path)
             linear = linear[first]
         coords = np.stack(np.unravel_index(linear, shape))
     return sparse.COO(

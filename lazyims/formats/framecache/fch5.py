@@ -20,7 +20,7 @@ import hdf5plugin
 import numpy as np
 import sparse
 
-from ..._files import atomic_output, check_stamp, file_stamp
+from ..._files import atomic_output, check_opened, check_stamp, file_stamp
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, OptionError
 from ...series import ImageSeries
@@ -86,6 +86,7 @@ class Fch5Frames(StoredPixelsReader, FrameReader):
         """(row, col, data) of frames ``start:stop`` as stored."""
         check_stamp(self.path, self.stamp)
         with open_h5(self.path) as f:
+            check_opened(f, self.stamp, self.path)  # the file opened, not just its name
             g = f[self.group]
             try:
                 ids = g["frame_ids"][2 * start : 2 * stop].astype(np.int64).reshape(-1, 2)

@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - a dependency, but keep reading without
     _libdeflate = None
     _DEFLATE_ERRORS = ()
 
-from ..._files import atomic_output, check_regular_file, check_stamp, file_stamp
+from ..._files import atomic_output, check_opened, check_regular_file, check_stamp, file_stamp
 from ..._npy import check_npy_bytes
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
@@ -325,7 +325,7 @@ def _read_located(fh: Any, member: MemberLocation, path: str) -> np.ndarray:
     return _member_array(member, _member_bytes(head, 0, member, path), path)
 
 
-def read_members(path: str, members: list[MemberLocation]) -> list[np.ndarray]:
+def read_members(path: str, members: list[MemberLocation], stamp: tuple = ()) -> list[np.ndarray]:
     """The arrays of ``members`` of the npz ``path``.
 
     Members lying one after another (the frames of a chunk, as HEXRD and lazyims write
@@ -339,6 +339,7 @@ def read_members(path: str, members: list[MemberLocation]) -> list[np.ndarray]:
     last = max(ends.get(m.header_offset, st.st_size) for m in members)
     wanted = sum(ends.get(m.header_offset, st.st_size) - m.header_offset for m in members)
     with open(path, "rb") as fh:
+        check_opened(fh, stamp, path)  # the file opened is the one stamped at open
         if last - first > 2 * wanted + 2**16:
             return [_read_located(fh, m, path) for m in members]
         fh.seek(first)
@@ -372,7 +373,7 @@ class NpzFrames(StoredPixelsReader, FrameReader):
                 if member is None:
                     raise FileContentError(f"frame {i} has no member '{i}_{part}'", self.path)
                 members.append(member)
-        arrays = read_members(self.path, members)
+        arrays = read_members(self.path, members, self.stamp)
         return [tuple(arrays[k : k + 3]) for k in range(0, len(arrays), 3)]
 
     def stored_bytes(self, nframes: int) -> np.ndarray:

@@ -19,6 +19,7 @@ sibling key ``key-array``.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import uuid
@@ -29,6 +30,7 @@ import numpy as np
 import yaml
 
 from ..._files import (
+    absolute,
     check_not_a_source,
     check_target,
     remove_quietly,
@@ -36,7 +38,7 @@ from ..._files import (
     write_error,
 )
 from ..._yaml import check_keys, is_trigger, load_yaml, resolve_relative, yaml_metadata
-from ...errors import FileContentError, LazyImsError, MetadataError
+from ...errors import FileContentError, LazyImsError, MetadataError, WriteError
 from ...series import ImageSeries
 from ._common import check_metadata, parse_dtype, parse_nframes, parse_shape
 from .npz import (
@@ -68,7 +70,7 @@ def open_yml(
         raise FileContentError("not a frame-cache YAML: no 'data' mapping", fname)
     check_keys(doc, YAML_KEYS, fname, "the frame-cache YAML")
     check_keys(data, DATA_KEYS, fname, "the frame-cache YAML's data", required=DATA_KEYS)
-    cache = os.path.abspath(resolve_relative(str(data["file"]), folder))
+    cache = absolute(resolve_relative(str(data["file"]), folder))
     shape = parse_shape(data["shape"], fname)
     nframes = parse_nframes(data["nframes"], fname)
     dtype = parse_dtype(data["dtype"], fname)
@@ -196,45 +198,114 @@ def write_yml(series: ImageSeries, fname: str, threshold: Any) -> None:
         else:
             npy_beside(final, key)  # checks the key
             arrays[key] = value
-    cache, npys = _names(final, list(arrays), "")
-    if any(os.path.lexists(p) for p in (cache, *npys.values())):
-        cache, npys = _names(final, list(arrays), "." + uuid.uuid4().hex[:8])
-    for key, npy in npys.items():
-        meta[key] = f"{LOAD_NUMPY} {npy.name}"
-    doc = {
-        "data": {
-            "file": cache.name,
-            "dtype": str(series.dtype),
-            "nframes": int(series.nframes),
-            "shape": [int(n) for n in series.frame_shape],
-        },
-        "meta": meta,
-    }
-    for target in (final, cache, *npys.values()):
-        check_target(target, series.files)
-    parts = {target: temporary_name(target) for target in (cache, *npys.values(), final)}
+    check_target(final, series.files)
+    part_cache = temporary_name(final.with_name(f"{final.stem}_cache.npz"))
+    part_npys = {key: temporary_name(npy_beside(final, key)) for key in arrays}
+    part_yml = temporary_name(final)
     placed: list[Path] = []
     try:
-        write_cache_npz(series, parts[cache], threshold, fname, header={})
-        for key, npy in npys.items():
-            with open(parts[npy], "wb") as fh:
+        write_cache_npz(series, part_cache, threshold, fname, header={})
+        for key, part in part_npys.items():
+            with open(part, "wb") as fh:
                 np.lib.format.write_array(fh, arrays[key], allow_pickle=False)
-        parts[final].write_text(yaml.safe_dump(doc, sort_keys=False))
-        for target in (cache, *npys.values()):  # new names: nothing is replaced yet
-            os.replace(parts[target], target)
-            placed.append(target)
-        old = _companions(final, series.files) if final.exists() else []
-        os.replace(parts[final], final)  # the switch: from here on readers see the new set
+        # new names only, taken with a hard link that fails when the name is taken: two
+        # writers of one YAML at once never place their files under the same name
+        cache, npys = _place(final, part_cache, part_npys, placed, series.files)
+        for key, npy in npys.items():
+            meta[key] = f"{LOAD_NUMPY} {npy.name}"
+        doc = {
+            "data": {
+                "file": cache.name,
+                "dtype": str(series.dtype),
+                "nframes": int(series.nframes),
+                "shape": [int(n) for n in series.frame_shape],
+            },
+            "meta": meta,
+        }
+        part_yml.write_text(yaml.safe_dump(doc, sort_keys=False))
+        old = _identities(_companions(final, series.files) if final.exists() else [])
+        os.replace(part_yml, final)  # the switch: from here on readers see the new set
     except BaseException as exc:
-        for path in (*parts.values(), *placed):
+        for path in (part_cache, *part_npys.values(), part_yml, *placed):
             remove_quietly(path)
         if isinstance(exc, OSError) and not isinstance(exc, LazyImsError):
             raise write_error(exc, final) from None
         raise
+    for path in (part_cache, *part_npys.values()):
+        remove_quietly(path)  # the other name of a file placed by a hard link
     new = {p.resolve() for p in (cache, *npys.values())}
-    for path in old:
-        if path.resolve() not in new:
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:
-                pass  # the new set is in place; an old file left behind harms no reader
+    for path, identity in old:
+        if path.resolve() in new or _identities([path]) != [(path, identity)]:
+            continue  # ours, or put there by another writer since: not the old file
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # the new set is in place; an old file left behind harms no reader
+
+
+def _identities(paths: list[Path]) -> list[tuple[Path, tuple[int, int]]]:
+    """``(path, (device, inode))`` of those of ``paths`` that exist."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.append((path, (st.st_dev, st.st_ino)))
+    return out
+
+
+def _place(
+    final: Path,
+    part_cache: Path,
+    part_npys: dict[str, Path],
+    placed: list[Path],
+    sources: tuple[str, ...],
+    attempts: int = 20,
+) -> tuple[Path, dict[str, Path]]:
+    """Give the written cache and .npy files names no file has: ``NAME_cache.npz`` when
+    free, else a new generation. Each name is taken with :func:`_take_name`, which fails
+    when another writer took it first; then all names are dropped and a new
+    generation is tried. The names taken are appended to ``placed``."""
+    generation = ""
+    for _ in range(attempts):
+        cache, npys = _names(final, list(part_npys), generation)
+        pairs = [(part_cache, cache), *((part_npys[k], npys[k]) for k in part_npys)]
+        for part, target in pairs:
+            if os.path.lexists(target) or not _take_name(part, target, sources):
+                break  # a name taken is never replaced: another generation
+            placed.append(target)
+        else:
+            return cache, npys
+        for path in placed:
+            remove_quietly(path)
+        placed.clear()
+        generation = "." + uuid.uuid4().hex[:8]
+    raise WriteError(f"no free name for the cache beside the YAML after {attempts} tries", final)
+
+
+def _take_name(part: Path, target: Path, sources: tuple[str, ...]) -> bool:
+    """Give the file ``part`` the name ``target`` unless a file has it (False then).
+
+    A hard link takes the name in one step that fails when it is taken; on a file
+    system without hard links, a rename after a check (not safe against a writer
+    doing the same at the same moment)."""
+    check_target(target, sources)
+    try:
+        os.link(part, target)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (
+            errno.EPERM,
+            errno.EOPNOTSUPP,
+            errno.ENOTSUP,
+            errno.ENOSYS,
+            errno.EMLINK,
+        ):
+            raise
+    if os.path.lexists(target):
+        return False
+    os.replace(part, target)
+    return True

@@ -58,10 +58,15 @@ def test_every_step_of_a_replacement_shows_old_or_new(tmp_path, monkeypatch, rou
     seen = []
     real_replace, real_unlink = os.replace, Path.unlink
 
-    def replace(src, dst):
-        seen.append(_which(yml))
-        real_replace(src, dst)
-        seen.append(_which(yml))
+    def step(real):  # a rename, or a hard link giving a written file its name
+        def call(src, dst):
+            seen.append(_which(yml))
+            real(src, dst)
+            seen.append(_which(yml))
+
+        return call
+
+    replace, link = step(real_replace), step(os.link)
 
     def unlink(self, missing_ok=False):
         if not self.name.endswith(".part"):
@@ -69,6 +74,7 @@ def test_every_step_of_a_replacement_shows_old_or_new(tmp_path, monkeypatch, rou
         real_unlink(self, missing_ok=missing_ok)
 
     monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "link", link)
     monkeypatch.setattr(Path, "unlink", unlink)
     for k in range(rounds):  # alternates between plain and generation names
         seen.clear()
@@ -89,15 +95,18 @@ def test_an_error_at_any_rename_keeps_the_old_set_and_leaves_nothing(tmp_path, m
     OLD.to_framecache(yml, 0)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     calls = []
-    real_replace = os.replace
 
-    def replace(src, dst):
-        calls.append(dst)
-        if len(calls) == step:
-            raise OSError(28, "No space left on device")
-        real_replace(src, dst)
+    def step_of(real):  # a rename, or a hard link giving a written file its name
+        def call(src, dst):
+            calls.append(dst)
+            if len(calls) == step:
+                raise OSError(28, "No space left on device")
+            real(src, dst)
 
-    monkeypatch.setattr(os, "replace", replace)
+        return call
+
+    monkeypatch.setattr(os, "replace", step_of(os.replace))
+    monkeypatch.setattr(os, "link", step_of(os.link))
     with pytest.raises(lazyims.WriteError, match="disk is full") as info:
         NEW.to_framecache(yml, 0)
     monkeypatch.undo()
@@ -126,12 +135,16 @@ KILLER = textwrap.dedent(
         tick()
         real_replace(src, dst)
 
+    def link(src, dst, real_link=os.link):  # a written file given its name
+        tick()
+        real_link(src, dst)
+
     def unlink(self, missing_ok=False):
         if not self.name.endswith(".part"):
             tick()
         real_unlink(self, missing_ok=missing_ok)
 
-    os.replace, Path.unlink = replace, unlink
+    os.replace, os.link, Path.unlink = replace, link, unlink
     NEW.to_framecache(sys.argv[2], 0)
     """
 )
@@ -139,7 +152,8 @@ KILLER = textwrap.dedent(
 
 @pytest.mark.parametrize("step", [1, 3, 4, 5, 6])
 def test_sigkill_at_any_step_leaves_old_or_new(tmp_path, step):
-    """A real SIGKILL before rename/removal ``step`` (1-3 renames, 4-5 removals, 6: none)."""
+    """A real SIGKILL before rename/removal ``step`` (1-3 links and renames, 4-5 removals,
+    6: none)."""
     yml = tmp_path / "scan.yml"
     OLD.to_framecache(yml, 0)
     proc = subprocess.run(
