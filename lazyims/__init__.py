@@ -23,6 +23,7 @@ from .formats import names as available_formats
 from .formats.eiger import pixel_mask as eiger_pixel_mask
 from .omega import OmegaWedges
 from .processing import process, register_operation
+from .report import report
 from .series import ImageSeries
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "process",
     "processing",
     "register_operation",
+    "report",
     "stats",
     "write",
 ]
