@@ -53,6 +53,7 @@ def _pooled(image: np.ndarray, reduce: Any) -> tuple[np.ndarray, int]:
 
 
 def _log_image(ax: Any, figure: Any, image: np.ndarray, title: str, label: str) -> None:
+    from matplotlib import colormaps
     from matplotlib.colors import LogNorm, Normalize
 
     image = np.asarray(image, dtype=np.float64)
@@ -66,11 +67,10 @@ def _log_image(ax: Any, figure: Any, image: np.ndarray, title: str, label: str) 
     drawn = ax.imshow(
         np.where(shown > 0, shown, np.nan),
         norm=norm,
-        cmap="viridis",
+        cmap=colormaps["viridis"].with_extremes(bad="black"),
         interpolation="nearest",
         extent=extent,
     )
-    drawn.cmap.set_bad("black")
     figure.colorbar(drawn, ax=ax, shrink=0.85, label=label + " (log scale; <= 0 black)")
     block = f", max of {factor}x{factor} blocks shown" if factor > 1 else ""
     ax.set_title(title + block, fontsize=9)
