@@ -25,7 +25,6 @@ import numpy as np
 
 from .. import _progress, stats
 from ..errors import OptionError, ProcessingError
-from ..formats.framecache._common import reduce_stored_pixels
 from ..series import ImageSeries, is_sparse_array
 
 #: Frames of the dark (median over frames) by default.
@@ -105,13 +104,76 @@ def _histogram(values: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, int]:
 
 # -- one chunk -------------------------------------------------------------------------------
 @dataclass
+class _Pixels:
+    """Per-pixel maximum, minimum and frames over the threshold of a run of frames, dense."""
+
+    max: np.ndarray
+    min: np.ndarray
+    over: np.ndarray
+
+    def dense(self, shape: tuple[int, int]) -> _Pixels:
+        return self
+
+
+@dataclass
+class _StoredPixels:
+    """The same of a run of sparse frames, for the pixels stored in some frame only:
+    ``linear`` (row * cols + col, ascending) and, of the stored values, their maximum,
+    minimum, how many are over the threshold and how many frames stored the pixel; the
+    ``nframes`` frames' other values are 0. A frame-cache's partial results stay small."""
+
+    linear: np.ndarray
+    max: np.ndarray
+    min: np.ndarray
+    over: np.ndarray
+    stored: np.ndarray
+    nframes: int
+    zero_over: bool  # whether 0 is over the threshold
+
+    def dense(self, shape: tuple[int, int]) -> _Pixels:
+        """The dense maps."""
+        zero_over = self.zero_over
+        size = shape[0] * shape[1]
+        dtype = self.max.dtype
+        some_zero = self.stored < self.nframes
+        zero = dtype.type(0)
+        out = []
+        for values, pick in ((self.max, np.fmax), (self.min, np.fmin)):
+            full = np.zeros(size, dtype)
+            full[self.linear] = np.where(some_zero, pick(values, zero), values)
+            out.append(full.reshape(shape))
+        over = np.full(size, self.nframes if zero_over else 0, np.uint32)
+        over[self.linear] = self.over + (self.nframes - self.stored) * zero_over
+        return _Pixels(out[0], out[1], over.reshape(shape))
+
+
+def _merge_stored(parts: list[_StoredPixels]) -> _StoredPixels:
+    linear = np.concatenate([p.linear for p in parts])
+    order = np.argsort(linear, kind="stable")
+    linear = linear[order]
+    starts = np.flatnonzero(np.concatenate([[True], linear[1:] != linear[:-1]]))
+
+    def reduced(name: str, ufunc: np.ufunc) -> np.ndarray:
+        values = np.concatenate([getattr(p, name) for p in parts])[order]
+        return ufunc.reduceat(values, starts) if values.size else values
+
+    return _StoredPixels(
+        linear[starts],
+        reduced("max", np.fmax),
+        reduced("min", np.fmin),
+        reduced("over", np.add),
+        reduced("stored", np.add),
+        sum(p.nframes for p in parts),
+        parts[0].zero_over,
+    )
+
+
+@dataclass
 class _Partial:
-    """What a run of frames gives: per-frame arrays by first frame, per-pixel arrays."""
+    """What a run of frames gives: per-frame arrays by first frame, per-pixel results."""
 
     frames: list[tuple[int, dict[str, np.ndarray]]]
-    pixel_max: np.ndarray
-    pixel_min: np.ndarray
-    pixel_over: np.ndarray
+    pixels: _Pixels | _StoredPixels
     histogram: np.ndarray
     nan: int
 
@@ -151,14 +213,8 @@ def chunk_partial(
         counts, missing = _histogram(frame, dtype)
         hist = counts if hist is None else hist + counts
         nan += missing
-    return _Partial(
-        [(start, per_frame)],
-        _fmax(block, 0),
-        _fmin(block, 0),
-        above.sum(axis=0, dtype=np.uint32),
-        hist,
-        nan,
-    )
+    pixels = _Pixels(_fmax(block, 0), _fmin(block, 0), above.sum(axis=0, dtype=np.uint32))
+    return _Partial([(start, per_frame)], pixels, hist, nan)
 
 
 def _sparse_partial(
@@ -189,55 +245,63 @@ def _sparse_partial(
         fmax[present] = np.where(some_zero, np.fmax(fmax[present], zero), fmax[present])
         fmin[present] = np.where(some_zero, np.fmin(fmin[present], zero), fmin[present])
 
-    def count(mask: np.ndarray, zero_counts: bool, along: np.ndarray, size: int, zeros):
-        counts = np.bincount(along[mask], minlength=size).astype(np.int64)
-        return counts + zeros if zero_counts else counts
+    def count(mask: np.ndarray, zero_counts: bool) -> np.ndarray:
+        counts = np.bincount(frame[mask], minlength=n).astype(np.int64)
+        return counts + implicit if zero_counts else counts
 
-    linear = row * cols + col
     per_frame = {
         "sum": np.bincount(frame, weights=data.astype(np.float64), minlength=n),
         "max": fmax,
         "min": fmin,
-        "over": count(data > threshold, 0 > threshold, frame, n, implicit),
+        "over": count(data > threshold, 0 > threshold),
         "saturated": (
             np.zeros(n, np.int64)
             if saturation is None
-            else count(data >= saturation, 0 >= saturation, frame, n, implicit)
+            else count(data >= saturation, 0 >= saturation)
         ),
     }
-    stored_at = np.bincount(linear, minlength=npix)
-    pixel_over = count(data > threshold, 0 > threshold, linear, npix, n - stored_at)
-    shape = (rows, cols)
     hist, nan = _histogram(data, dtype)
     _, zero_bin = _histogram_size(dtype)
     hist[zero_bin] += n * npix - data.size
-    return _Partial(
-        [(start, per_frame)],
-        reduce_stored_pixels("max", frame, row, col, data, n, shape),
-        reduce_stored_pixels("min", frame, row, col, data, n, shape),
-        pixel_over.astype(np.uint32).reshape(shape),
-        hist,
-        nan,
+    linear = row * cols + col
+    order = np.argsort(linear, kind="stable")
+    linear, values = linear[order], data[order]
+    starts = (
+        np.flatnonzero(np.concatenate([[True], linear[1:] != linear[:-1]])) if data.size else []
     )
+    if data.size:
+        pixels = _StoredPixels(
+            linear[starts],
+            np.fmax.reduceat(values, starts),
+            np.fmin.reduceat(values, starts),
+            np.add.reduceat((values > threshold).astype(np.uint32), starts),
+            np.diff(np.append(starts, linear.size)).astype(np.uint32),
+            n,
+            0 > threshold,
+        )
+    else:
+        empty = np.zeros(0, np.uint32)
+        pixels = _StoredPixels(np.zeros(0, np.intp), data, data, empty, empty, n, 0 > threshold)
+    return _Partial([(start, per_frame)], pixels, hist, nan)
 
 
 def fold_partials(*parts: _Partial) -> _Partial:
     """One partial result of several (frames kept apart, pixels and histograms combined)."""
-    first = parts[0]
-    pixel_max = first.pixel_max.copy()
-    pixel_min = first.pixel_min.copy()
-    pixel_over = first.pixel_over.copy()
-    histogram = first.histogram.copy()
-    frames = list(first.frames)
-    nan = first.nan
+    if all(isinstance(p.pixels, _StoredPixels) for p in parts):
+        pixels = _merge_stored([p.pixels for p in parts])
+    else:
+        shape = next(p.pixels.max.shape for p in parts if isinstance(p.pixels, _Pixels))
+        dense = [p.pixels.dense(shape) for p in parts]
+        pixels = _Pixels(dense[0].max.copy(), dense[0].min.copy(), dense[0].over.copy())
+        for other in dense[1:]:
+            np.fmax(pixels.max, other.max, out=pixels.max)
+            np.fmin(pixels.min, other.min, out=pixels.min)
+            pixels.over += other.over
+    histogram = parts[0].histogram.copy()
     for part in parts[1:]:
-        np.fmax(pixel_max, part.pixel_max, out=pixel_max)
-        np.fmin(pixel_min, part.pixel_min, out=pixel_min)
-        pixel_over += part.pixel_over
         histogram += part.histogram
-        frames += part.frames
-        nan += part.nan
-    return _Partial(frames, pixel_max, pixel_min, pixel_over, histogram, nan)
+    frames = [item for part in parts for item in part.frames]
+    return _Partial(frames, pixels, histogram, sum(p.nan for p in parts))
 
 
 # -- the whole scan --------------------------------------------------------------------------
@@ -515,6 +579,7 @@ def compute_report(
     root, dark, chosen = _progress.compute(root, dark, chosen)
     seconds = time.perf_counter() - start
     per_frame = _assemble(root, series.nframes)
+    pixels = root.pixels.dense(tuple(series.frame_shape))
     from ..series import todense
 
     npix = series.frame_shape[0] * series.frame_shape[1]
@@ -532,9 +597,9 @@ def compute_report(
         frame_min=per_frame["min"],
         frame_over=per_frame["over"],
         frame_saturated=per_frame["saturated"],
-        pixel_max=root.pixel_max,
-        pixel_min=root.pixel_min,
-        pixel_over=root.pixel_over,
+        pixel_max=pixels.max,
+        pixel_min=pixels.min,
+        pixel_over=pixels.over,
         histogram=root.histogram,
         histogram_edges=histogram_edges(dtype),
         histogram_exact=exact_histogram(dtype),
