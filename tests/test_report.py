@@ -93,13 +93,17 @@ def test_numbers_of_an_hdf5_scan_are_numpy_s(scan):
     np.testing.assert_array_equal(found.dark, np.median(frames[:5], axis=0).astype(np.float32))
 
 
-def test_default_threshold_comes_from_the_dark(scan):
+def test_default_threshold_comes_from_the_dark_and_the_noise(scan):
     path, frames = scan
     found = compute_report(open_scan(path), dark_frames=10)
     dark = np.median(frames[:10], axis=0)
-    middle = np.median(dark)
-    spread = 1.4826 * np.median(np.abs(dark - middle))
-    assert found.threshold == math.floor(middle + 5 * spread)
+
+    def spread(values):
+        return 1.4826 * np.median(np.abs(values - np.median(values)))
+
+    noise = math.hypot(spread(dark), spread(frames[0] - dark))
+    assert found.threshold == math.floor(np.median(dark) + 5 * noise)
+    assert 120 < found.threshold < 160  # Poisson(100) frames: a noise of about 10
     assert "median" in found.threshold_rule
     check_against_numpy(found, frames, found.threshold)
 

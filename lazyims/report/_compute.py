@@ -424,26 +424,36 @@ def default_saturation(dtype: np.dtype) -> float | None:
     return float(np.iinfo(dtype).max) if dtype.kind in "iu" else None
 
 
-def threshold_from_dark(dark: Any, dtype: np.dtype) -> tuple[float, str]:
-    """The default threshold from a dark image, and the rule with its numbers.
+def _robust_spread(values: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation: the standard deviation of normal noise."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
-    The dark's median plus :data:`THRESHOLD_SIGMAS` robust standard deviations
-    (1.4826 x the median absolute deviation) of its pixels; integers round down, so
-    "over the threshold" keeps the same pixels."""
+
+def threshold_from_dark(dark: Any, frame: Any, dtype: np.dtype) -> tuple[float, str]:
+    """The default threshold from the dark and the first frame, and the rule with its numbers.
+
+    The dark's median plus :data:`THRESHOLD_SIGMAS` times the noise of a pixel: the
+    spread of the dark over pixels (``s_dark``) and the spread of the first frame about
+    the dark (``s_frame``) added in quadrature, each a robust standard deviation
+    (1.4826 x the median absolute deviation). Integers round down, so "over the
+    threshold" keeps the same pixels."""
     from ..series import todense
 
     dark = np.asarray(todense(dark), dtype=np.float64)
-    dark = dark[np.isfinite(dark)]
-    if dark.size == 0:
+    frame = np.asarray(todense(frame), dtype=np.float64).reshape(dark.shape)
+    finite = np.isfinite(dark) & np.isfinite(frame)
+    if not finite.any():
         return 0.0, "0 (the dark has no finite pixel)"
-    middle = float(np.median(dark))
-    sigma = 1.4826 * float(np.median(np.abs(dark - middle)))
-    value = middle + THRESHOLD_SIGMAS * sigma
+    middle = float(np.median(dark[finite]))
+    s_dark = _robust_spread(dark[finite])
+    s_frame = _robust_spread((frame - dark)[finite])
+    value = middle + THRESHOLD_SIGMAS * math.hypot(s_dark, s_frame)
     if dtype.kind in "iub":
         value = float(math.floor(value))
     rule = (
-        f"{value:g} = the dark's median ({middle:g}) + {THRESHOLD_SIGMAS:g} x its robust "
-        f"spread over pixels (1.4826 x MAD = {sigma:.3g})"
+        f"{value:g} = the dark's median ({middle:g}) + {THRESHOLD_SIGMAS:g} x the noise "
+        f"(the dark's spread over pixels {s_dark:.3g} and frame 0's spread about the dark "
+        f"{s_frame:.3g}, robust standard deviations added in quadrature)"
     )
     return value, rule
 
@@ -530,7 +540,8 @@ def report_graph(
         if dark is None:
             threshold_value = dask.delayed((0.0, "0 (no dark was computed: dark_frames=0)"))
         else:
-            threshold_value = dask.delayed(threshold_from_dark, pure=True)(dark, dtype)
+            frame = series[:1].to_dask(sparse=False)
+            threshold_value = dask.delayed(threshold_from_dark, pure=True)(dark, frame, dtype)
     else:
         threshold_value = dask.delayed((float(threshold), f"{threshold:g} (given)"))
     level = threshold_value[0]
