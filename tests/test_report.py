@@ -126,6 +126,36 @@ def test_a_frame_cache_is_reduced_from_its_stored_pixels(scan, tmp_path):
     assert compute_report(series, dark_frames=N).threshold == 0
 
 
+@pytest.mark.parametrize("threshold", [-3.5, -1, 0, 2.5, 40000])
+@pytest.mark.parametrize("sparse_chunks", [False, True])
+def test_signed_data_odd_thresholds_dense_and_sparse(threshold, sparse_chunks):
+    import dask.array as da
+
+    sparse = pytest.importorskip("sparse")
+    rng = np.random.default_rng(5)
+    frames = rng.integers(-6, 7, size=(7, 9, 11)).astype(np.int16)
+    frames[rng.random(frames.shape) < 0.6] = 0
+    frames[2, 3, 4] = 32767
+    data = da.from_array(frames, chunks=(3, -1, -1))
+    if sparse_chunks:
+        data = data.map_blocks(sparse.COO.from_numpy)
+    series = lazyims.ImageSeries(data)
+    assert series.is_sparse == sparse_chunks
+    found = compute_report(series, threshold, saturation=6.5, dark_frames=0)
+    over = frames > threshold
+    np.testing.assert_allclose(found.frame_mean, frames.mean(axis=(1, 2)), rtol=1e-12)
+    np.testing.assert_array_equal(found.frame_max, frames.max(axis=(1, 2)))
+    np.testing.assert_array_equal(found.frame_min, frames.min(axis=(1, 2)))
+    np.testing.assert_array_equal(found.frame_over, over.sum(axis=(1, 2)))
+    np.testing.assert_array_equal(found.frame_saturated, (frames >= 6.5).sum(axis=(1, 2)))
+    np.testing.assert_array_equal(found.pixel_max, frames.max(axis=0))
+    np.testing.assert_array_equal(found.pixel_min, frames.min(axis=0))
+    np.testing.assert_array_equal(found.pixel_over, over.sum(axis=0))
+    hist = np.bincount(frames.ravel().astype(np.int64) + 32768, minlength=65536)
+    np.testing.assert_array_equal(found.histogram, hist)
+    assert found.histogram_edges[32768] == 0
+
+
 def test_sparse_median_is_numpy_s_for_any_sign():
     sparse = pytest.importorskip("sparse")
     rng = np.random.default_rng(3)

@@ -99,7 +99,8 @@ def _bin_index(values: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, int]:
 def _histogram(values: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, int]:
     size, _ = _histogram_size(dtype)
     index, nan = _bin_index(values.ravel(), dtype)
-    return np.bincount(index, minlength=size).astype(np.int64), nan
+    # bincount counts intp: casting first is faster than leaving it to bincount
+    return np.bincount(index.astype(np.intp, copy=False), minlength=size).astype(np.int64), nan
 
 
 # -- one chunk -------------------------------------------------------------------------------
@@ -195,26 +196,50 @@ def chunk_partial(
     block = np.asarray(block)
     n = block.shape[0]
     flat = block.reshape(n, -1)
-    total = flat.sum(axis=1, dtype=np.float64 if dtype.kind == "f" else np.int64)
-    above = block > threshold
+    sum_dtype = {"f": np.float64, "i": np.int64}.get(dtype.kind, np.uint64)
+    above = _above(block, threshold)
+    frame_max = _fmax(flat, 1)
+    saturated = np.zeros(n, np.int64)
+    if saturation is not None:  # counted only in the frames that reach it
+        for k in np.flatnonzero(frame_max >= saturation):
+            saturated[k] = np.count_nonzero(_at_least(flat[k], saturation))
     per_frame = {
-        "sum": total.astype(np.float64),
-        "max": _fmax(flat, 1),
+        "sum": flat.sum(axis=1, dtype=sum_dtype).astype(np.float64),
+        "max": frame_max,
         "min": _fmin(flat, 1),
-        "over": above.reshape(n, -1).sum(axis=1, dtype=np.int64),
-        "saturated": (
-            np.zeros(n, np.int64)
-            if saturation is None
-            else (flat >= saturation).sum(axis=1, dtype=np.int64)
-        ),
+        "over": np.count_nonzero(above.reshape(n, -1), axis=1).astype(np.int64),
+        "saturated": saturated,
     }
     hist, nan = None, 0
     for frame in block:  # one frame at a time: bincount's index copy stays one frame
         counts, missing = _histogram(frame, dtype)
         hist = counts if hist is None else hist + counts
         nan += missing
-    pixels = _Pixels(_fmax(block, 0), _fmin(block, 0), above.sum(axis=0, dtype=np.uint32))
+    if n < 256:  # summing bytes is many times faster than summing into wider integers
+        over = above.view(np.uint8).sum(axis=0, dtype=np.uint8).astype(np.uint32)
+    else:
+        over = above.sum(axis=0, dtype=np.uint32)
+    pixels = _Pixels(_fmax(block, 0), _fmin(block, 0), over)
     return _Partial([(start, per_frame)], pixels, hist, nan)
+
+
+def _above(values: np.ndarray, threshold: float) -> np.ndarray:
+    """``values > threshold``; for integers compared as integers (no float copy)."""
+    if values.dtype.kind not in "iu":
+        return values > threshold
+    info = np.iinfo(values.dtype)
+    if threshold < info.min:
+        return np.ones(values.shape, bool)
+    if threshold >= info.max:
+        return np.zeros(values.shape, bool)
+    return values > values.dtype.type(math.floor(threshold))
+
+
+def _at_least(values: np.ndarray, level: float) -> np.ndarray:
+    """``values >= level``; for integers compared as integers."""
+    if values.dtype.kind in "iu":
+        return _above(values, math.ceil(level) - 1)
+    return values >= level
 
 
 def _sparse_partial(

@@ -280,6 +280,7 @@ def findings(result: ScanReport) -> list[str]:
             if result.saturation is not None
             else "saturated frames (no saturation level: float data)",
         ),
+        *_ceiling(result),
         _finding(
             int(result.hot_pixels.sum()),
             f"hot pixels ({int(result.hot_by_frames.sum()):,} over the threshold in >= "
@@ -297,6 +298,22 @@ def findings(result: ScanReport) -> list[str]:
     if result.nan_count:
         lines.append(_finding(result.nan_count, "NaN values"))
     return lines
+
+
+def _ceiling(result: ScanReport) -> list[str]:
+    """A line on the largest value when nothing reached the saturation level: a detector
+    that saturates below its dtype's maximum needs ``saturation=``."""
+    used = np.flatnonzero(result.histogram)
+    if result.saturation is None or result.saturated_frames.size or not used.size:
+        return []
+    top = float(result.histogram_edges[used[-1]])
+    return [
+        _e(
+            f"the largest value is {top:g} ({100 * top / result.saturation:.0f}% of the "
+            f"saturation level {result.saturation:g}); if the detector saturates lower, "
+            "give that level (--saturation)"
+        )
+    ]
 
 
 def _flagged_rows(result: ScanReport) -> list[tuple]:
