@@ -211,7 +211,7 @@ def test_cli_writes_a_self_contained_page(scan, tmp_path, capsys):
         "Files",
     ):
         assert f"<h2>{section}" in page
-    assert "missing (all 0)" in page and "saturated (1 pixels)" in page
+    assert "missing (all 0)" in page and "saturated (1 pixel)" in page
     assert "omega" in page and str(path) in page
     # self-contained: four embedded PNGs and no address outside the page
     images = re.findall(r'<img[^>]*src="([^"]*)"', page)

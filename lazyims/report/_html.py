@@ -144,7 +144,11 @@ def pixels_figure(result: ScanReport) -> str:
     ax = figure.subplots()
     rows, cols = result.frame_shape
     drawn = [
-        (result.hot_by_frames, "tab:red", f"hot: > threshold in >= {result.hot_fraction:.0%} "),
+        (
+            result.hot_by_frames,
+            "tab:red",
+            f"hot: over the threshold in >= {result.hot_fraction:.0%} of frames ",
+        ),
         (result.hot_in_dark & ~result.hot_by_frames, "tab:orange", "hot: outlier in the dark "),
         (result.dead_pixels, "tab:blue", "dead: one value in every frame "),
     ]
@@ -157,7 +161,7 @@ def pixels_figure(result: ScanReport) -> str:
     ax.set_facecolor("#f4f4f4")
     ax.set_xlabel("column")
     ax.set_ylabel("row")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1)
+    ax.legend(fontsize=8, loc="best", framealpha=0.85)
     ax.set_title("hot and dead pixels", fontsize=9)
     return _png(figure)
 
@@ -324,7 +328,8 @@ def _flagged_rows(result: ScanReport) -> list[tuple]:
             if kind is None:
                 name = "missing (all 0)" if result.frame_max[f] == 0 else "constant"
             else:
-                name = f"saturated ({int(result.frame_saturated[f]):,} pixels)"
+                count = int(result.frame_saturated[f])
+                name = f"saturated ({count:,} pixel{'' if count == 1 else 's'})"
             omega = (
                 f"{result.omega[f, 0]:g} to {result.omega[f, 1]:g}"
                 if result.omega is not None
