@@ -243,7 +243,7 @@ def save_preview(
 
 # -- report ----------------------------------------------------------------------------
 def _cmd_report(args: argparse.Namespace, session: Session) -> int:
-    from .report import report
+    from .scanreport import report
 
     series = open_input(args)
     found = report(

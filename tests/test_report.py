@@ -13,8 +13,8 @@ import pytest
 
 import lazyims
 from lazyims.cli import main
-from lazyims.report import compute_report
-from lazyims.report._compute import histogram_edges, sparse_median
+from lazyims.scanreport import compute_report
+from lazyims.scanreport._compute import histogram_edges, sparse_median
 
 pytest.importorskip("matplotlib")
 

@@ -1,11 +1,11 @@
 """A scan report: one HTML page to look at a scan before analysing it.
 
-:func:`report` reads every frame once (in parallel, out of core, with dask) and
+:func:`report` (``lazyims.report``) reads every frame once (in parallel, out of core, with dask) and
 writes a self-contained page: per-frame mean, maximum and pixels over a threshold
 against omega; missing, constant and saturated frames; hot and dead pixels; the
 maximum image and the dark; a histogram of the values; the metadata. The numbers
-come from :func:`compute_report` (:mod:`lazyims.report._compute`), the page from
-:mod:`lazyims.report._html`.
+come from :func:`compute_report` (:mod:`lazyims.scanreport._compute`), the page from
+:mod:`lazyims.scanreport._html`.
 """
 
 from __future__ import annotations
