@@ -256,3 +256,14 @@ def test_real_dexela_cache():
     assert found.blank_frames.size == 0 and found.saturated_frames.size == 0
     # pixels in the cache in (almost) every frame: hot
     assert found.hot_by_frames.sum() == 7 and found.hot_pixels[272, 308]
+
+
+def test_two_omega_wedges_are_said_and_not_joined(tmp_path):
+    frames = np.random.default_rng(2).poisson(10, size=(6, 8, 10)).astype(np.uint16)
+    start = np.array([0.0, 1.0, 2.0, 60.0, 61.0, 62.0])
+    series = lazyims.open(frames, metadata={"omega": np.stack([start, start + 1], axis=1)})
+    found = lazyims.report(series, tmp_path / "wedges.html", threshold=12, dark_frames=3)
+    np.testing.assert_allclose(found.x, start + 0.5)
+    page = (tmp_path / "wedges.html").read_text()
+    assert "0 to 63 degrees, step 1, 2 wedges" in page
+    assert "array (6, 2) float64" in page  # the metadata table summarises arrays

@@ -84,10 +84,15 @@ def per_frame_figure(result: ScanReport) -> str:
     figure = Figure(figsize=(10, 7.5), layout="constrained")
     axes = figure.subplots(3, 1, sharex=True)
     x = result.x
+    gaps = _omega_breaks(result)
+
+    def broken(values: np.ndarray) -> np.ndarray:  # no line across a gap in omega
+        return np.insert(np.asarray(values, dtype=np.float64), gaps, np.nan)
+
     style = {"lw": 0.8, "color": "tab:blue"}
-    axes[0].plot(x, result.frame_mean, **style)
+    axes[0].plot(broken(x), broken(result.frame_mean), **style)
     axes[0].set_ylabel("mean")
-    axes[1].plot(x, result.frame_max, **style)
+    axes[1].plot(broken(x), broken(result.frame_max), **style)
     axes[1].set_ylabel("maximum")
     if result.saturation is not None:
         axes[1].axhline(result.saturation, color="tab:red", ls="--", lw=0.8)
@@ -99,11 +104,13 @@ def per_frame_figure(result: ScanReport) -> str:
             fontsize=8,
             va="top",
         )
-    axes[2].plot(x, result.frame_over, **style)
+    axes[2].plot(broken(x), broken(result.frame_over), **style)
     axes[2].set_ylabel(f"pixels > {result.threshold:g}")
     for ax in axes:
         ax.grid(alpha=0.3)
-        if np.nanmin(ax.get_lines()[0].get_ydata()) > 0:
+        shown = np.asarray(ax.get_lines()[0].get_ydata(), dtype=np.float64)
+        shown = shown[np.isfinite(shown)]
+        if shown.size and shown.min() > 0:
             ax.set_yscale("log")
     marks = [
         (result.blank_frames, "tab:red", "x", "blank (constant)"),
@@ -117,6 +124,15 @@ def per_frame_figure(result: ScanReport) -> str:
         axes[0].legend(fontsize=8, loc="upper right")
     axes[2].set_xlabel(result.x_label)
     return _png(figure)
+
+
+def _omega_breaks(result: ScanReport) -> np.ndarray:
+    """Frames that do not start where the previous one stopped (a new omega wedge)."""
+    if result.omega is None or result.nframes < 2:
+        return np.zeros(0, np.intp)
+    step = np.abs(result.omega[:, 1] - result.omega[:, 0]).max()
+    jump = np.abs(result.omega[1:, 0] - result.omega[:-1, 1])
+    return np.flatnonzero(jump > 1e-3 * max(step, 1e-9)) + 1
 
 
 def images_figure(result: ScanReport) -> str:
@@ -474,7 +490,9 @@ def _pixel_table(result: ScanReport) -> str:
 def _omega_text(result: ScanReport) -> str:
     if result.omega is None:
         return "none (plots are against the frame number)"
+    wedges = _omega_breaks(result).size + 1
     return (
         f"{result.omega[0, 0]:g} to {result.omega[-1, 1]:g} degrees, "
-        f"step {result.omega[0, 1] - result.omega[0, 0]:g}"
+        f"step {result.omega[0, 1] - result.omega[0, 0]:g}, {wedges} wedge"
+        + ("s (no line is drawn across a gap)" if wedges > 1 else "")
     )
