@@ -267,3 +267,35 @@ def test_two_omega_wedges_are_said_and_not_joined(tmp_path):
     page = (tmp_path / "wedges.html").read_text()
     assert "0 to 63 degrees, step 1, 2 wedges" in page
     assert "array (6, 2) float64" in page  # the metadata table summarises arrays
+
+
+DATA = Path(__file__).parent / "data"
+COMPANIONS = {
+    "fc_yml.yml": ("fc_yml_cache.npz", "fc_yml-omega.npy", "fc_yml-panel.npy"),
+    "raw.yml": ("raw.ge",),
+}
+
+
+@pytest.mark.parametrize("name", ["scan.h5", "fc.npz", "fc.fch5", "fc_yml.yml", "raw.yml", "zarr"])
+def test_every_format_gives_numpy_s_numbers(name, golden, tmp_path):
+    if name == "zarr":  # chunked within frames: the report works on whole frames
+        path = tmp_path / "scan.zarr"
+        lazyims.write(lazyims.open(DATA / "scan.h5"), path, "zarr", chunks=(5, 16, 32))
+    else:
+        path = golden(name, *COMPANIONS.get(name, ()))
+    series = lazyims.open(path)
+    frames = series.compute()
+    found = compute_report(series, 40.5, dark_frames=3)
+    over = frames > 40.5
+    np.testing.assert_allclose(found.frame_mean, frames.mean(axis=(1, 2), dtype=np.float64))
+    np.testing.assert_array_equal(found.frame_max, frames.max(axis=(1, 2)))
+    np.testing.assert_array_equal(found.frame_over, over.sum(axis=(1, 2)))
+    np.testing.assert_array_equal(found.pixel_max, frames.max(axis=0))
+    np.testing.assert_array_equal(found.pixel_min, frames.min(axis=0))
+    np.testing.assert_array_equal(found.pixel_over, over.sum(axis=0))
+    np.testing.assert_array_equal(found.dark, np.median(frames[:3], axis=0).astype(np.float32))
+    # the same numbers from the frames as one dense in-memory chunk
+    dense = compute_report(lazyims.open(frames), 40.5, dark_frames=0)
+    np.testing.assert_array_equal(found.histogram, dense.histogram)
+    assert found.histogram.sum() == frames.size
+    assert (found.omega is not None) == ("omega" in series.metadata)
