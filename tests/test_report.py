@@ -299,3 +299,23 @@ def test_every_format_gives_numpy_s_numbers(name, golden, tmp_path):
     np.testing.assert_array_equal(found.histogram, dense.histogram)
     assert found.histogram.sum() == frames.size
     assert (found.omega is not None) == ("omega" in series.metadata)
+
+
+def test_big_endian_booleans_and_infinities(tmp_path):
+    rng = np.random.default_rng(4)
+    signed = rng.integers(-1000, 1000, size=(4, 5, 6)).astype(">i2")
+    found = compute_report(lazyims.open(signed), 10, dark_frames=0)
+    expected = np.bincount(signed.astype(np.int64).ravel() + 32768, minlength=65536)
+    np.testing.assert_array_equal(found.histogram, expected)
+    np.testing.assert_array_equal(found.frame_min, signed.min(axis=(1, 2)))
+
+    flags = rng.random((4, 5, 6)) > 0.5
+    found = compute_report(lazyims.open(flags), dark_frames=2)
+    assert found.threshold == 0  # the True pixels are counted
+    np.testing.assert_array_equal(found.frame_over, flags.sum(axis=(1, 2)))
+
+    values = rng.normal(0, 1, size=(4, 5, 6))
+    values[0, 0, 0], values[1, 1, 1], values[1, 2, 2] = np.inf, np.inf, -np.inf
+    found = lazyims.report(lazyims.open(values), tmp_path / "inf.html", dark_frames=2)
+    assert found.histogram.sum() == values.size and found.nan_count == 0
+    assert np.isinf(found.frame_mean[0]) and np.isnan(found.frame_mean[1])

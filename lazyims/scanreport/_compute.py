@@ -73,7 +73,9 @@ def histogram_edges(dtype: np.dtype) -> np.ndarray:
         return np.arange(size, dtype=np.float64) - zero
     k = np.arange(size, dtype=np.float64) - zero
     with np.errstate(over="ignore"):
-        return np.sign(k) * (10.0 ** (np.abs(k) * LOG_BIN_WIDTH) - 1.0)
+        edges = np.sign(k) * (10.0 ** (np.abs(k) * LOG_BIN_WIDTH) - 1.0)
+    top = np.finfo(np.float64).max  # the last bins (infinities go there) start finite
+    return np.clip(edges, -top, top)
 
 
 def _bin_index(values: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, int]:
@@ -194,6 +196,8 @@ def chunk_partial(
     if is_sparse_array(block):
         return _sparse_partial(block, start, threshold, saturation, dtype)
     block = np.asarray(block)
+    if not block.dtype.isnative:  # big-endian files: the bins read values in native order
+        block = block.astype(block.dtype.newbyteorder("="))
     n = block.shape[0]
     flat = block.reshape(n, -1)
     sum_dtype = {"f": np.float64, "i": np.int64}.get(dtype.kind, np.uint64)
@@ -203,8 +207,10 @@ def chunk_partial(
     if saturation is not None:  # counted only in the frames that reach it
         for k in np.flatnonzero(frame_max >= saturation):
             saturated[k] = np.count_nonzero(_at_least(flat[k], saturation))
+    with np.errstate(invalid="ignore"):  # inf - inf: the frame's mean is NaN
+        total = flat.sum(axis=1, dtype=sum_dtype).astype(np.float64)
     per_frame = {
-        "sum": flat.sum(axis=1, dtype=sum_dtype).astype(np.float64),
+        "sum": total,
         "max": frame_max,
         "min": _fmin(flat, 1),
         "over": np.count_nonzero(above.reshape(n, -1), axis=1).astype(np.int64),
@@ -235,6 +241,11 @@ def _above(values: np.ndarray, threshold: float) -> np.ndarray:
     return values > values.dtype.type(math.floor(threshold))
 
 
+def _weighted_count(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # inf - inf: the frame's mean is NaN
+        return np.bincount(index, weights=values.astype(np.float64), minlength=size)
+
+
 def _at_least(values: np.ndarray, level: float) -> np.ndarray:
     """``values >= level``; for integers compared as integers."""
     if values.dtype.kind in "iu":
@@ -252,7 +263,7 @@ def _sparse_partial(
     n, rows, cols = block.shape
     npix = rows * cols
     frame, row, col = (c.astype(np.intp, copy=False) for c in block.coords)
-    data = np.asarray(block.data).astype(dtype, copy=False)
+    data = np.asarray(block.data).astype(dtype.newbyteorder("="), copy=False)
     stored = np.bincount(frame, minlength=n)
     implicit = npix - stored  # zeros per frame
     fmax = np.zeros(n, dtype)
@@ -275,7 +286,7 @@ def _sparse_partial(
         return counts + implicit if zero_counts else counts
 
     per_frame = {
-        "sum": np.bincount(frame, weights=data.astype(np.float64), minlength=n),
+        "sum": _weighted_count(frame, data, n),
         "max": fmax,
         "min": fmin,
         "over": count(data > threshold, 0 > threshold),
@@ -464,14 +475,17 @@ def threshold_from_dark(dark: Any, frame: Any, dtype: np.dtype) -> tuple[float, 
     threshold" keeps the same pixels."""
     from ..series import todense
 
+    if dtype.kind == "b":
+        return 0.0, "0 (boolean data: the True pixels are counted)"
     dark = np.asarray(todense(dark), dtype=np.float64)
     frame = np.asarray(todense(frame), dtype=np.float64).reshape(dark.shape)
     finite = np.isfinite(dark) & np.isfinite(frame)
     if not finite.any():
         return 0.0, "0 (the dark has no finite pixel)"
-    middle = float(np.median(dark[finite]))
-    s_dark = _robust_spread(dark[finite])
-    s_frame = _robust_spread((frame - dark)[finite])
+    dark, frame = dark[finite], frame[finite]
+    middle = float(np.median(dark))
+    s_dark = _robust_spread(dark)
+    s_frame = _robust_spread(frame - dark)
     value = middle + THRESHOLD_SIGMAS * math.hypot(s_dark, s_frame)
     if dtype.kind in "iub":
         value = float(math.floor(value))
@@ -555,7 +569,7 @@ def report_graph(
         raise ProcessingError(f"a report needs an ImageSeries, not {type(series).__name__}")
     if series.nframes == 0 or 0 in series.frame_shape:
         raise ProcessingError(f"a report needs frames; the series has shape {series.shape}")
-    dtype = np.dtype(series.dtype)
+    dtype = np.dtype(series.dtype).newbyteorder("=")
     if dtype.kind not in "biuf":
         raise ProcessingError(f"a report reads numbers; the series' values are {dtype}")
     dark = None
@@ -604,7 +618,7 @@ def compute_report(
         or dark_frames < 0
     ):
         raise OptionError(f"dark_frames must be an integer >= 0, not {dark_frames!r}")
-    dtype = np.dtype(series.dtype)
+    dtype = np.dtype(series.dtype).newbyteorder("=")
     if saturation is None:
         saturation = default_saturation(dtype)
     omega = _omega(series)

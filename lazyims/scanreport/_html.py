@@ -194,6 +194,7 @@ def display_bins(result: ScanReport) -> tuple[np.ndarray, np.ndarray]:
     if used.size == 0:
         return np.zeros(0), np.zeros(1)
     values, weights = left[used], counts[used].astype(np.float64)
+    values = np.clip(values, -1e300, 1e300)  # infinities are drawn at 1e300
     top = float(np.abs(values).max())
     decades = max(1.0, np.log10(max(top, 1.0)) + 0.1)
     if result.histogram_exact:  # integer bins: edges at half-integers, at least 1 apart
@@ -204,9 +205,8 @@ def display_bins(result: ScanReport) -> tuple[np.ndarray, np.ndarray]:
     else:
         smallest = np.abs(values[values != 0]).min() if np.any(values != 0) else 1.0
         low = np.floor(np.log10(smallest))
-        positive = np.logspace(
-            low, np.log10(max(top, 1.0)) + 0.1, int((decades - low) * DISPLAY_BINS_PER_DECADE) + 1
-        )
+        count = int((decades - low) * DISPLAY_BINS_PER_DECADE) + 1
+        positive = np.logspace(low, np.log10(max(top, 1.0)) + 0.1, count)
     edges = np.concatenate([-positive[::-1], positive])
     if values.min() >= 0:
         edges = edges[edges.size // 2 - 1 :]
