@@ -14,7 +14,8 @@ import pytest
 import lazyims
 from lazyims.cli import main
 from lazyims.scanreport import compute_report
-from lazyims.scanreport._compute import histogram_edges, sparse_median
+from lazyims.scanreport._bins import histogram_edges
+from lazyims.scanreport._partials import sparse_median
 
 pytest.importorskip("matplotlib")
 
