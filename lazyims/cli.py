@@ -567,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float,
         default=None,
-        help="count pixels above T (default: the dark's median + 5 robust standard deviations)",
+        help="count pixels above T (default: the dark's median + 5 times the noise, stated on the page)",
     )
     rep.add_argument(
         "--saturation",
