@@ -4,7 +4,7 @@ Open a scan with :func:`open`, process it lazily, and write it with
 :func:`write`; nothing is read until a result is computed.
 """
 
-from . import _scheduler, hexrd, omega, processing, stats
+from . import _scheduler, hexrd, omega, processing, scanreport, stats
 from ._version import __version__
 from .api import open, write
 from .errors import (
@@ -23,6 +23,7 @@ from .formats import names as available_formats
 from .formats.eiger import pixel_mask as eiger_pixel_mask
 from .omega import OmegaWedges
 from .processing import process, register_operation
+from .scanreport import report
 from .series import ImageSeries
 
 __all__ = [
@@ -47,6 +48,8 @@ __all__ = [
     "process",
     "processing",
     "register_operation",
+    "report",
+    "scanreport",
     "stats",
     "write",
 ]

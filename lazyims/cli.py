@@ -244,6 +244,32 @@ def save_preview(
     )
 
 
+# -- report ----------------------------------------------------------------------------
+def _cmd_report(args: argparse.Namespace, session: Session) -> int:
+    from .scanreport import report
+
+    series = open_input(args)
+    found = report(
+        series,
+        Path(args.output),
+        threshold=args.threshold,
+        saturation=args.saturation,
+        dark_frames=args.dark_frames,
+        hot_fraction=args.hot_fraction,
+    )
+    blank = found.blank_frames
+    print(
+        f"wrote {args.output}: {found.nframes} frames of {found.frame_shape[0]}x"
+        f"{found.frame_shape[1]} {found.dtype} in {found.seconds:.1f} s; "
+        f"threshold {found.threshold_rule}"
+    )
+    print(
+        f"blank frames: {blank.size}, saturated frames: {found.saturated_frames.size}, "
+        f"hot pixels: {int(found.hot_pixels.sum())}, dead pixels: {int(found.dead_pixels.sum())}"
+    )
+    return 0
+
+
 # --- the everyday job: convert, dark, demo -------------------------------------
 
 
@@ -528,6 +554,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--dpi", type=int, default=100, help="resolution of the picture")
     preview.set_defaults(run=_cmd_preview)
+
+    rep = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write an HTML page to look at a scan (one pass over the data)",
+        description="Read every frame once and write a self-contained HTML report: per-frame "
+        "mean, maximum and pixels over a threshold against omega; missing, constant and "
+        "saturated frames; hot and dead pixels; the maximum image and the dark; a histogram "
+        "of the values; the metadata. Needs matplotlib (pip install 'lazyims[preview]').",
+    )
+    add_input_arguments(rep)
+    rep.add_argument("-o", "--output", required=True, help="the .html file to write")
+    rep.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="count pixels above T (default: the dark's median + 5 times the noise, stated on the page)",
+    )
+    rep.add_argument(
+        "--saturation",
+        type=float,
+        default=None,
+        help="a frame with a pixel at or above S is saturated (default: the dtype's maximum)",
+    )
+    rep.add_argument(
+        "--dark-frames",
+        type=int,
+        default=100,
+        metavar="N",
+        help="the dark is the median of the first N frames (default 100; 0: no dark)",
+    )
+    rep.add_argument(
+        "--hot-fraction",
+        type=float,
+        default=0.9,
+        metavar="F",
+        help="a pixel over the threshold in at least this fraction of frames is hot (default 0.9)",
+    )
+    rep.set_defaults(run=_cmd_report)
 
     conv = sub.add_parser(
         "convert",
