@@ -102,8 +102,9 @@ def install() -> None:
     )
     if earlier:
         warnings.warn(
-            f"{', '.join(earlier)} was imported before lazyims.hexrd.install(): HEXRD modules "
-            "imported since keep HEXRD's own imageseries; install() before importing HEXRD",
+            f"{', '.join(earlier)} was imported before lazyims.hexrd.install(): the modules "
+            "that imported it keep HEXRD's own imageseries; call install() before importing "
+            "HEXRD",
             stacklevel=2,
         )
     replaced = {}
