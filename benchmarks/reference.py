@@ -34,9 +34,11 @@ def eiger_available(job) -> bool:
         return True
     import importlib.util
 
+    if "dectris.compression" in sys.modules:  # (or the stand-in the tests register)
+        return True
     try:
         return importlib.util.find_spec("dectris.compression") is not None
-    except ImportError:
+    except (ImportError, ValueError):
         return False
 
 
