@@ -1,4 +1,4 @@
-"""nox sessions: tests, lint, docs, benchmarks (``nox -s NAME``)."""
+"""nox sessions: tests, quick, lint, docs, benchmarks (``nox -s NAME``)."""
 
 import nox
 
@@ -10,6 +10,36 @@ def tests(session: nox.Session) -> None:
     """Run the test suite."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+#: Test files that take most of the suite's time (subprocesses, clusters, SIGKILLs,
+#: hypothesis, HEXRD's own tests, the docs site, the benchmark runner): ``--durations``
+#: of each, 8 Dec 2026. ``nox -s quick`` leaves them out; ``nox -s tests`` runs them.
+SLOW_TESTS = (
+    "test_benchmarks.py",
+    "test_damage.py",
+    "test_docs.py",
+    "test_eiger_stream.py",
+    "test_framecache_cluster.py",
+    "test_hexrd_install.py",
+    "test_hexrd_own_tests.py",
+    "test_properties.py",
+    "test_reliability.py",
+    "test_resources.py",
+    "test_scheduler.py",
+    "test_yml_atomic.py",
+)
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """The fast part of the test suite, for the development loop (stops at the first failure).
+
+    Extra arguments go to pytest, e.g. ``nox -s quick -- -k eiger``.
+    """
+    session.install("-e", ".[test]")
+    ignored = [f"--ignore-glob=*/{name}" for name in SLOW_TESTS]  # in whichever folder
+    session.run("python", "-m", "pytest", "-x", "-q", *ignored, *session.posargs)
 
 
 @nox.session

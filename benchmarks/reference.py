@@ -27,6 +27,22 @@ def available() -> bool:
     return (REFERENCE / "hexrd" / "core" / "imageseries" / "__init__.py").is_file()
 
 
+def eiger_available(job) -> bool:
+    """Whether HEXRD can read the job's input: its Eiger stream readers are registered
+    only where ``dectris.compression`` is installed (``pip install "lazyims[dectris]"``;
+    it builds from source). Other jobs: always."""
+    if job.input != "eiger-stream":
+        return True
+    import importlib.util
+
+    if "dectris.compression" in sys.modules:  # (or the stand-in the tests register)
+        return True
+    try:
+        return importlib.util.find_spec("dectris.compression") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _imageseries():
     if str(REFERENCE) not in sys.path:
         sys.path.insert(0, str(REFERENCE))

@@ -236,6 +236,9 @@ def measure_job(
             if name == "baseline" and job.needs_hexrd and not reference.available():
                 row[name] = {"skipped": "HEXRD reference absent"}
                 continue
+            if name == "baseline" and job.needs_hexrd and not reference.eiger_available(job):
+                row[name] = {"skipped": "HEXRD's Eiger readers need dectris-compression"}
+                continue
             row[name] = run_child(spec, args.repeat, args.in_process, extra_env)
             out = spec["kwargs"].get("out")
             if out:

@@ -9,6 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import dectris_shim
+
+# HEXRD's Eiger readers (run beside lazyims in some tests) import dectris.compression,
+# which has no wheels: where it is not installed, an imagecodecs stand-in takes its name.
+dectris_shim.install()
+
 DATA = Path(__file__).parent / "data"
 
 

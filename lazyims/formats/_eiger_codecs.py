@@ -4,35 +4,64 @@ An Eiger frame is stored as one compressed blob:
 
 - ``bslz4``: bitshuffle + LZ4, framed as the bitshuffle HDF5 filter frames it: a
   12-byte header (uncompressed size, uint64 big-endian; block size in bytes, uint32
-  big-endian), then each block as its compressed size (uint32 big-endian) and LZ4 data.
-  The raw chunks of DECTRIS master/data files are exactly such blobs.
-- ``lz4``: LZ4 in the HDF5 LZ4 filter's framing (same header and block layout).
+  big-endian), then each block as its compressed size (uint32 big-endian) and LZ4 data;
+  when the element count is not a multiple of 8, its last ``count % 8`` elements follow
+  unshuffled and uncompressed. The raw chunks of DECTRIS master/data files are exactly
+  such blobs.
+- ``bszstd`` (DECTRIS master/data files only): the same with zstd blocks.
+- ``lz4``: LZ4 in the HDF5 LZ4 filter's framing (same header and block layout; a block
+  whose compressed size equals its size is stored as it is).
 - ``csrnpz``: the uncompressed size (uint64 big-endian) then a scipy sparse CSR matrix
   as written by ``scipy.sparse.save_npz``.
 - no compression: the frame's bytes.
 
-``lz4`` and ``bslz4`` are decoded by ``dectris-compression``, DECTRIS' own decoder
-(the one HEXRD uses). It releases the GIL and runs no thread pool of its own, so
-frames decode in parallel on dask's threads, and a one-thread run really is one.
+``lz4``, ``bslz4`` and ``bszstd`` are decoded with ``imagecodecs`` (binary wheels on every platform):
+its HDF5-LZ4 decoder undoes the block framing in C, then its bitshuffle decoder
+unshuffles the bits. Both release the GIL and run in the calling thread (they start no
+thread pool of their own, and take no thread count), so frames decode in parallel on
+dask's threads only, and a one-thread run really is one.
+
+Speed: the LZ4 output of ``bslz4`` goes into a scratch buffer that each thread keeps
+(up to :data:`SCRATCH_KEEP` bytes), so only the frame itself is a fresh allocation.
+imagecodecs' bit unshuffling is slower than DECTRIS' own decoder (``dectris-compression``,
+which HEXRD uses; it has no wheels and needs a C++20 compiler): when that package is
+installed (``pip install "lazyims[dectris]"``), it decodes instead, with the same
+result and no threads of its own either. benchmarks/eiger.md compares them.
 """
 
 from __future__ import annotations
 
 import io
+import struct
+import threading
 import zipfile
 from typing import Any
 
+import imagecodecs
 import numpy as np
 
 from ..errors import FileContentError
 
-try:
+try:  # DECTRIS' own decoder, when installed (the ``dectris`` extra): faster, same bytes
     from dectris.compression import decompress as _dectris_decompress
-except ImportError:  # pragma: no cover - a dependency; the error below says what to install
+except ImportError:
     _dectris_decompress = None
 
 #: Compression names as Eiger stream files write them; ``None`` means none.
 COMPRESSIONS = ("bslz4", "lz4", "csrnpz", None)
+
+#: A thread keeps its ``bslz4`` scratch buffer for the next frame when it is at most
+#: this many bytes (larger frames get a fresh one each time).
+SCRATCH_KEEP = 128 * 2**20
+
+_HEADER = struct.Struct(">QI")
+_BLOCK_SIZE = struct.Struct(">I")
+_DECODE_ERRORS = (RuntimeError, ValueError, TypeError, OverflowError, MemoryError, SystemError)
+_local = threading.local()
+
+
+class _Damaged(Exception):
+    """A blob that does not decode; the caller names the file and the frame."""
 
 
 def compression_name(value: Any, path: str, where: str) -> str | None:
@@ -70,32 +99,147 @@ def decode_dense(
                 f"({dtype.itemsize} bytes per pixel)",
                 path,
             )
-        raw = decompress(blob, compression, elem_size, path, where)
+        raw = decompress(blob, compression, elem_size, path, where, nbytes)
     if len(raw) != nbytes:
         raise FileContentError(
             f"{where}: the blob holds {len(raw)} bytes, but a {shape[0]}x{shape[1]} {dtype} "
             f"frame is {nbytes} bytes (truncated or damaged)",
             path,
         )
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+    frame = np.frombuffer(raw, dtype=dtype).reshape(shape)
+    frame.flags.writeable = False
+    return frame
 
 
-def decompress(blob: bytes, compression: str, elem_size: int, path: str, where: str) -> bytes:
-    """``lz4`` or ``bslz4`` bytes decompressed (the GIL is released while decoding)."""
-    if _dectris_decompress is None:  # pragma: no cover
-        raise FileContentError(
-            f"{where}: {compression} frames need the dectris-compression package "
-            "(pip install dectris-compression)",
-            path,
-        )
+def decompress(
+    blob: bytes,
+    compression: str,
+    elem_size: int,
+    path: str | None,
+    where: str,
+    expected: int | None = None,
+) -> np.ndarray:
+    """``lz4``, ``bslz4`` or ``bszstd`` bytes decompressed, as a uint8 array (the GIL is released).
+
+    ``expected`` is the frame's size in bytes: a blob whose header declares another size
+    is refused before anything is allocated.
+    """
     try:
-        return _dectris_decompress(blob, compression, elem_size=elem_size)
-    except (RuntimeError, ValueError, SystemError, OverflowError) as exc:
-        raise FileContentError(
-            f"{where}: cannot decompress the {compression} blob (elem_size {elem_size}): "
-            f"truncated or damaged ({exc})",
-            path,
-        ) from None
+        if compression not in ("lz4", "bslz4", "bszstd"):
+            raise _Damaged(f"unknown compression {compression!r}")
+        if _dectris_decompress is not None:
+            _header(blob, expected)  # the declared size, checked before anything is allocated
+            return np.frombuffer(
+                _dectris_decompress(blob, compression, elem_size=elem_size), np.uint8
+            )
+        if compression == "lz4":
+            return _lz4(blob, expected)
+        return _bitshuffled(blob, elem_size, expected, zstd=compression == "bszstd")
+    except _Damaged as exc:
+        problem = str(exc)
+    except _DECODE_ERRORS as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    raise FileContentError(
+        f"{where}: cannot decompress the {compression} blob (elem_size {elem_size}): "
+        f"truncated or damaged ({problem})",
+        path,
+    )
+
+
+def _header(blob: bytes, expected: int | None) -> tuple[int, int]:
+    """(uncompressed size, block size) from a blob's 12-byte header, checked."""
+    if len(blob) < _HEADER.size:
+        raise _Damaged(f"{len(blob)} bytes, shorter than the 12-byte header")
+    total, block_bytes = _HEADER.unpack_from(blob)
+    if expected is not None and total != expected:
+        raise _Damaged(f"its header declares {total} bytes, the frame is {expected}")
+    if block_bytes == 0 and total:
+        raise _Damaged("its header declares blocks of 0 bytes")
+    return total, block_bytes
+
+
+def _lz4(blob: bytes, expected: int | None) -> np.ndarray:
+    total, _ = _header(blob, expected)
+    out = np.empty(total, np.uint8)
+    if total:
+        imagecodecs.lz4h5_decode(blob, out=out)
+    return out
+
+
+def _bitshuffled(blob: bytes, itemsize: int, expected: int | None, zstd: bool) -> np.ndarray:
+    total, block_bytes = _header(blob, expected)
+    if itemsize <= 0 or total % itemsize or block_bytes % (8 * itemsize):
+        raise _Damaged(
+            f"{total} bytes in blocks of {block_bytes} is not a whole number of "
+            f"{itemsize}-byte elements in blocks of a multiple of 8 of them"
+        )
+    tail = (total // itemsize) % 8 * itemsize  # left unshuffled after the blocks
+    body = total - tail
+    end, stored_raw = _walk_blocks(blob, body, block_bytes)
+    if end + tail > len(blob):
+        raise _Damaged(f"the blocks end at byte {end + tail}, the blob has {len(blob)}")
+    shuffled = _scratch(body)
+    if zstd:
+        _decode_blocks(blob, body, block_bytes, shuffled, imagecodecs.zstd_decode)
+    elif stored_raw:
+        # A block whose LZ4 data is exactly as long as the block: the HDF5-LZ4 framing
+        # would take it as stored uncompressed, which bitshuffle never does.
+        _decode_blocks(blob, body, block_bytes, shuffled, imagecodecs.lz4_decode)
+    elif body:
+        # (without the tail, the blocks are in the HDF5-LZ4 framing exactly)
+        framed = blob if not tail else _HEADER.pack(body, block_bytes) + blob[12:end]
+        imagecodecs.lz4h5_decode(framed, out=shuffled)
+    out = np.empty(total, np.uint8)
+    if body:
+        # (a memoryview: given a numpy array, imagecodecs takes the element size from its
+        # dtype, not from ``itemsize``)
+        imagecodecs.bitshuffle_decode(
+            memoryview(shuffled),
+            itemsize=itemsize,
+            blocksize=block_bytes // itemsize,
+            out=out[:body],
+        )
+    if tail:
+        out[body:] = np.frombuffer(blob, np.uint8, tail, end)
+    return out
+
+
+def _walk_blocks(blob: bytes, body: int, block_bytes: int) -> tuple[int, bool]:
+    """Where the LZ4 blocks of ``body`` bytes end, and whether one is as long as its data."""
+    position, stored_raw, size = _HEADER.size, False, block_bytes
+    unpack = _BLOCK_SIZE.unpack_from
+    for start in range(0, body, block_bytes):
+        if body - start < block_bytes:
+            size = body - start
+        if position + 4 > len(blob):
+            raise _Damaged(f"the blob ends at byte {len(blob)}, inside its block list")
+        (length,) = unpack(blob, position)
+        stored_raw = stored_raw or length == size
+        position += 4 + length
+    return position, stored_raw
+
+
+def _decode_blocks(blob: bytes, body: int, block_bytes: int, out: np.ndarray, decode: Any) -> None:
+    """Each block on its own (zstd blocks; LZ4 blocks the HDF5-LZ4 framing misreads)."""
+    position = _HEADER.size
+    for start in range(0, body, block_bytes):
+        stop = min(start + block_bytes, body)
+        (length,) = _BLOCK_SIZE.unpack_from(blob, position)
+        position += 4
+        decoded = decode(blob[position : position + length], out=out[start:stop])
+        if len(decoded) != stop - start:
+            raise _Damaged(f"a block decodes to {len(decoded)} bytes, not {stop - start}")
+        position += length
+
+
+def _scratch(nbytes: int) -> np.ndarray:
+    """A uint8 buffer of ``nbytes``, kept by the calling thread for the next frame."""
+    buffer = getattr(_local, "scratch", None)
+    if buffer is None or buffer.size < nbytes:
+        buffer = np.empty(nbytes, np.uint8)
+        if nbytes <= SCRATCH_KEEP:
+            _local.scratch = buffer
+    return buffer[:nbytes]
 
 
 def decode_csrnpz(

@@ -4,7 +4,9 @@
 
     from lazyims.hexrd import imageseries  # instead of: from hexrd.core import imageseries
 
-(``import lazyims.hexrd as imageseries`` is the same.) The modules and names are
+(``import lazyims.hexrd as imageseries`` is the same.) Or, with HEXRD installed, leave
+HEXRD's code as it is: :func:`install` makes ``hexrd.core.imageseries`` this package, and
+``python -m lazyims.hexrd ARGS...`` runs HEXRD's command line so. The modules and names are
 HEXRD's: :func:`open`, :func:`write`, :mod:`.stats`, :mod:`.process`
 (``ProcessedImageSeries``), :mod:`.omega` (``OmegaImageSeries``, ``OmegaWedges``),
 :mod:`.load` (the adapters, ``load.metadata.yamlmeta``, ``load.eiger.decompress_frame``),
@@ -24,6 +26,7 @@ from typing import Any
 from . import imageseriesabc, load, omega, process, save, stats
 from ._bridge import HexrdAdapter, from_hexrd
 from ._errors import SeriesShapeError, UnknownFormatError
+from ._install import install, installed, uninstall
 from .baseclass import ImageSeries
 
 write = save.write
@@ -38,8 +41,10 @@ def open(filename: Any, format: str | None = None, **kwargs: Any) -> ImageSeries
         The file (or an open ``h5py.File``/``Group`` for ``hdf5`` and ``frame-cache``);
         ``None`` for ``array`` and ``function``.
     format
-        ``hdf5``, ``frame-cache``, ``image-files``, ``raw-image``, ``array``,
-        ``function``; when None, found from the file as :func:`lazyims.open` does.
+        HEXRD's ``hdf5``, ``frame-cache``, ``image-files``, ``raw-image``, ``array``,
+        ``function``, ``eiger-stream-v1``, ``eiger-stream-v2``, and lazyims' ``zarr``
+        and ``eiger`` (any other format lazyims reads is opened by :func:`lazyims.open`);
+        when None, found from the file as :func:`lazyims.open` does.
     **kwargs
         HEXRD's options: ``path``/``dataname`` (hdf5), ``style``/``path`` (frame-cache),
         ``data``/``meta`` (array), ``func``/``num_frames``/``meta`` (function).
@@ -60,13 +65,26 @@ def open(filename: Any, format: str | None = None, **kwargs: Any) -> ImageSeries
         try:
             cls = load.Registry.adapter_registry[format]
         except (KeyError, TypeError):
-            known = ", ".join(sorted(str(k) for k in load.Registry.adapter_registry))
-            raise UnknownFormatError(f"unknown format {format!r}; known: {known}") from None
-        adapter = cls(filename, **kwargs)
+            cls = None
+        if cls is not None:
+            adapter = cls(filename, **kwargs)
+        elif isinstance(format, str) and format in _lazyims_formats():
+            from ..api import open as lazy_open
+
+            adapter = load.LazyAdapter(lazy_open(filename, format, **kwargs))
+        else:
+            known = sorted({*map(str, load.Registry.adapter_registry), *_lazyims_formats()})
+            raise UnknownFormatError(f"unknown format {format!r}; known: {', '.join(known)}")
     ims = ImageSeries(adapter)
     if len(ims) == 0:
         raise SeriesShapeError("zero length imageseries")
     return ims
+
+
+def _lazyims_formats() -> list[str]:
+    from ..formats import names
+
+    return names()
 
 
 # HEXRD's paths: ``lazyims.hexrd.imageseries`` and ``lazyims.hexrd.core.imageseries``
@@ -80,11 +98,14 @@ __all__ = [
     "from_hexrd",
     "imageseries",
     "imageseriesabc",
+    "install",
+    "installed",
     "load",
     "omega",
     "open",
     "process",
     "save",
     "stats",
+    "uninstall",
     "write",
 ]

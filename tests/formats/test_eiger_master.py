@@ -162,14 +162,14 @@ def test_frames_are_decoded_with_no_hdf5_file_open(tmp_path, monkeypatch):
     frames = eiger_frames(nframes=4)
     master = write_master(tmp_path, frames, frames_per_file=3)
     stream = write_stream_v1(tmp_path / "stream.h5", frames)
-    real = _eiger_codecs._dectris_decompress
+    real = _eiger_codecs.decompress
     open_files = []
 
     def spy(*args, **kwargs):
         open_files.append(h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_FILE))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_eiger_codecs, "_dectris_decompress", spy)
+    monkeypatch.setattr(_eiger_codecs, "decompress", spy)
     for path in (master, stream):
         np.testing.assert_array_equal(lazyims.open(path).compute(scheduler="sync"), frames)
     assert open_files == [0] * 8

@@ -1,41 +1,22 @@
 """HEXRD's module names mapped onto lazyims.hexrd, for running HEXRD's own tests.
 
-Loaded as a pytest plugin (``-p tests.hexrd.hexrd_aliases``) by tests/hexrd/test_hexrd_own_tests.py.
-It only puts entries in ``sys.modules``: ``import hexrd.core.imageseries`` then
-gives ``lazyims.hexrd``, and so on for every module HEXRD's tests import.
+Loaded as a pytest plugin (``-p tests.hexrd.hexrd_aliases``) by tests/hexrd/test_hexrd_own_tests.py
+and tests/hexrd/test_hexrd_install.py. It calls :func:`lazyims.hexrd.install`, the library's
+own aliasing: ``import hexrd.core.imageseries`` then gives ``lazyims.hexrd``, and so
+on for every module HEXRD's tests import. Where HEXRD itself is not importable, its
+packages ``hexrd`` and ``hexrd.core`` are stood in for by lazyims.hexrd too (which has
+the attributes ``core`` and ``imageseries``). HEXRD's Eiger tests import
+``dectris.compression``: where it is not installed, an imagecodecs stand-in takes its
+name (tests/dectris_shim.py).
 """
 
-import importlib
+import importlib.util
 import sys
 
-_MODULES = (
-    "baseclass",
-    "imageseriesabc",
-    "imageseriesiter",
-    "load",
-    "load.array",
-    "load.eiger",
-    "load.eiger_stream_v1",
-    "load.eiger_stream_v2",
-    "load.framecache",
-    "load.function",
-    "load.hdf5",
-    "load.imagefiles",
-    "load.metadata",
-    "load.rawimage",
-    "load.registry",
-    "omega",
-    "process",
-    "save",
-    "stats",
-)
+import lazyims.hexrd
+from tests import dectris_shim
 
-ALIASES = {
-    "hexrd": "lazyims.hexrd",
-    "hexrd.core": "lazyims.hexrd",
-    "hexrd.core.imageseries": "lazyims.hexrd",
-    **{f"hexrd.core.imageseries.{name}": f"lazyims.hexrd.{name}" for name in _MODULES},
-}
-
-for _alias, _target in ALIASES.items():
-    sys.modules[_alias] = importlib.import_module(_target)
+if importlib.util.find_spec("hexrd") is None:
+    sys.modules["hexrd"] = sys.modules["hexrd.core"] = lazyims.hexrd
+lazyims.hexrd.install()
+dectris_shim.install()

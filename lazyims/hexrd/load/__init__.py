@@ -136,6 +136,7 @@ from . import (  # noqa: E402 - the adapters register themselves on import
     function,
     hdf5,
     imagefiles,
+    lazyims_formats,
     metadata,
     rawimage,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "function",
     "hdf5",
     "imagefiles",
+    "lazyims_formats",
     "metadata",
     "rawimage",
 ]
