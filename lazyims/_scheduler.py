@@ -77,7 +77,7 @@ def check_scheduler(address: str, timeout: float | None = None) -> None:
     usage = "--scheduler takes threads, processes, sync or an address such as tcp://host:8786"
     try:
         reply = asyncio.run(bounded())
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         raise LazyImsError(
             f"no dask scheduler answered at {address!r} within {timeout:g} s; {usage}"
         ) from None

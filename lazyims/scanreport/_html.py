@@ -404,7 +404,7 @@ def _histogram_rows(result: ScanReport) -> list[tuple]:
 def render(result: ScanReport) -> str:
     """The report's whole page as one HTML text (figures embedded, no outside links)."""
     name = result.source or "series"
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     rows, cols = result.frame_shape
     summary = [
         ("source", _e(name)),
