@@ -314,6 +314,44 @@ def combine_reductions(op: str, partials: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+#: Stored bytes read at a time by :meth:`StoredPixelsReader.stored_values`.
+STORED_VALUES_READ_BYTES = 16 * 2**20
+
+
+def _pieces_of_bytes(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of ``sizes`` of about ``target`` bytes each (at least one item)."""
+    ends = np.cumsum(sizes)
+    pieces, start = [], 0
+    while start < len(sizes):
+        goal = (ends[start - 1] if start else 0) + target
+        stop = max(int(np.searchsorted(ends, goal, side="right")), start + 1)
+        pieces.append((start, min(stop, len(sizes))))
+        start = stop
+    return pieces
+
+
+def _sorted_by_pixel(linear: np.ndarray, data: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+    """``linear`` and ``data`` sorted by pixel, then by value (NaN last).
+
+    Integers of up to 32 bits and bools are sorted as one 64-bit key (pixel in the
+    high bits, value above the smallest in the low bits) when both fit: one sort of
+    runs already in order (each frame's pixels are), not an index sort of two keys.
+    """
+    if data.size == 0:
+        return linear, data
+    if data.dtype.kind in "biu" and data.dtype.itemsize <= 4:
+        low = int(data.min())
+        offset = data.astype(np.int64) - low
+        bits = int(offset.max()).bit_length()
+        if int(size).bit_length() + bits <= 63:
+            key = (linear.astype(np.int64) << bits) | offset
+            key.sort(kind="stable")
+            values = (key & ((1 << bits) - 1)) + low
+            return key >> bits, values.astype(data.dtype)
+    order = np.lexsort((data, linear))
+    return linear[order], data[order]
+
+
 class StoredPixelsReader:
     """What the frame-cache readers share: sparse blocks and reductions from stored pixels.
 
@@ -353,6 +391,48 @@ class StoredPixelsReader:
         if summed is not linear:  # sorted (and repeats summed): rows and columns anew
             row, col = np.divmod(summed, ncols)
         return row, col, data
+
+    def stored_values(
+        self, runs: tuple[tuple[int, int], ...], rows: slice, cols: slice
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every value stored by the frames of ``runs`` inside ``rows`` x ``cols``, grouped
+        per pixel: ``(pixels, counts, values)``.
+
+        ``pixels`` are the increasing linear indexes (``row * ncols + col``, relative to
+        the region) of the pixels some frame stores, ``counts[i]`` how many of the frames
+        store pixel ``pixels[i]`` (repeats within a frame summed, as in the frames), and
+        ``values`` their values, pixel after pixel, each pixel's in increasing order
+        (NaN last). The frames are read :data:`STORED_VALUES_READ_BYTES` at a time: memory
+        holds the stored pixels of the region, never a dense frame.
+        """
+        ncols = cols.stop - cols.start
+        size = (rows.stop - rows.start) * ncols
+        dtype = np.dtype(self.dtype)
+        sizes = np.asarray(self.stored_bytes(max((b for _, b in runs), default=0)))
+        linears, values = [], []
+        for start, stop in runs:
+            for a, b in _pieces_of_bytes(sizes[start:stop], STORED_VALUES_READ_BYTES):
+                frame, row, col, data = stored_pixels(
+                    self.read_stored(start + a, start + b),
+                    self.frame_shape,
+                    dtype,
+                    rows,
+                    cols,
+                    self.path,
+                    start + a,
+                )
+                _, linear, data = _summed_duplicates(frame, row * ncols + col, data, size)
+                linears.append(linear)
+                values.append(data)
+        linear = np.concatenate(linears) if linears else np.zeros(0, np.intp)
+        data = np.concatenate(values) if values else np.zeros(0, dtype)
+        linear, data = _sorted_by_pixel(linear, data, size)
+        if linear.size == 0:
+            return linear, np.zeros(0, np.intp), data
+        starts = np.flatnonzero(np.diff(linear)) + 1
+        starts = np.concatenate([[0], starts])
+        counts = np.diff(np.append(starts, linear.size))
+        return linear[starts], counts, data
 
     def can_reduce(self, op: str) -> bool:
         """Whether :meth:`reduce` computes ``op`` for these frames' dtype."""
