@@ -287,12 +287,13 @@ def reduce_stored_pixels(
             acc[~everywhere] = 0
         return acc.reshape(shape)
     info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
-    if op == "max":
-        acc = np.full(size, -np.inf if dtype.kind == "f" else info.min, dtype)
-        np.maximum.at(acc, linear, data)
-    else:
-        acc = np.full(size, np.inf if dtype.kind == "f" else info.max, dtype)
-        np.minimum.at(acc, linear, data)
+    with np.errstate(invalid="ignore"):  # NaN propagates, as numpy's max, without a warning
+        if op == "max":
+            acc = np.full(size, -np.inf if dtype.kind == "f" else info.min, dtype)
+            np.maximum.at(acc, linear, data)
+        else:
+            acc = np.full(size, np.inf if dtype.kind == "f" else info.max, dtype)
+            np.minimum.at(acc, linear, data)
     missing = np.bincount(linear, minlength=size) < nframes  # some frame has an implicit 0
     zero = dtype.type(0)
     combine = np.maximum if op == "max" else np.minimum
@@ -391,6 +392,25 @@ class StoredPixelsReader:
         if summed is not linear:  # sorted (and repeats summed): rows and columns anew
             row, col = np.divmod(summed, ncols)
         return row, col, data
+
+    def read_dense(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
+        """Frames ``start:stop`` of the region as one dense array, scattered straight from
+        their stored pixels (no sparse block built; zeros left to the allocator)."""
+        frame, row, col, data = stored_pixels(
+            self.read_stored(start, stop),
+            self.frame_shape,
+            np.dtype(self.dtype),
+            rows,
+            cols,
+            self.path,
+            start,
+        )
+        shape = (stop - start, rows.stop - rows.start, cols.stop - cols.start)
+        size = shape[1] * shape[2]
+        frame, linear, data = _summed_duplicates(frame, row * shape[2] + col, data, size)
+        out = np.zeros(shape, dtype=np.dtype(self.dtype))
+        out.reshape(len(out), -1)[frame, linear] = data
+        return out
 
     def stored_values(
         self, runs: tuple[tuple[int, int], ...], rows: slice, cols: slice
