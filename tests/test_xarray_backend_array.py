@@ -144,3 +144,16 @@ def test_the_unread_array_reads_when_numpy_needs_it(cache):
     np.testing.assert_array_equal(np.maximum(unread, 3), np.maximum(frames, 3))
     np.testing.assert_array_equal(np.sum(unread, axis=1), frames.sum(axis=1))
     assert "lazyims frames" in unread._repr_inline_(80)
+
+
+def test_open_zarr_lacks_only_the_panel_coordinate_and_has_the_lazyims_attribute(tmp_path):
+    frames = sparse_frames("uint16", 4)
+    omega = np.column_stack([np.arange(4) * 0.5, np.arange(1, 5) * 0.5])
+    lazyims.open(frames).with_metadata(omega=omega, panel="ff1").to_zarr(tmp_path / "s.zarr")
+    plain = xr.open_zarr(tmp_path / "s.zarr")
+    engine = xr.open_dataset(tmp_path / "s.zarr", engine="lazyims")
+    assert "panel" in engine.coords and "panel" not in plain.coords
+    assert not plain.compute().identical(engine.compute())
+    plain = plain.assign_coords(panel=plain.attrs["panel"])
+    del plain.attrs["lazyims"]
+    assert plain.compute().identical(engine.compute())  # what docs/xarray-hexrd.md says
