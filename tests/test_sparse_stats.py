@@ -121,7 +121,7 @@ def test_statistics_of_frame_subsets_and_regions(tmp_path, no_dense_reads, dtype
         )
 
 
-@pytest.mark.parametrize("dtype", ["uint16", "int16", "float32"])
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "float32", "bool", "int8"])
 def test_max_min_sum_average_of_stored_pixels(tmp_path, no_dense_reads, dtype):
     frames = frames_of(dtype, 7, 0.4, seed=8)
     ims = lazyims.open(hexrd_npz(tmp_path / "fc.npz", frames))

@@ -267,6 +267,9 @@ def reduce_stored_pixels(
     (no sparse array is built). Pixels not stored in some frame count as 0, as in the
     dense frames. ``max``/``min`` keep ``data``'s dtype, ``sum`` is float64.
     """
+    if data.dtype.kind == "b" and op != "sum":  # bools as 0 and 1
+        as_bytes = data.view(np.uint8)
+        return reduce_stored_pixels(op, frame, row, col, as_bytes, nframes, shape).astype(bool)
     size = int(shape[0]) * int(shape[1])
     linear = row * shape[1] + col
     frame, linear, data = _summed_duplicates(frame, linear, data, size)
@@ -456,7 +459,7 @@ class StoredPixelsReader:
 
     def can_reduce(self, op: str) -> bool:
         """Whether :meth:`reduce` computes ``op`` for these frames' dtype."""
-        return op in REDUCTIONS and np.dtype(self.dtype).kind in "iuf"
+        return op in REDUCTIONS and np.dtype(self.dtype).kind in "biuf"
 
     def reduce(self, op: str, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
         """``op`` (max, min or sum) over frames ``start:stop`` of the region, dense, computed
