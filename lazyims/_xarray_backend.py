@@ -74,9 +74,18 @@ class LazyimsBackendEntrypoint(BackendEntrypoint):
 
 
 def _preferred_chunks(series: Any) -> dict[str, int]:
-    """lazyims' chunks as xarray's ``preferred_chunks``: frames per chunk, whole frames."""
-    chunks = series.chunks
-    return {"frame": max(chunks[0], default=1), "row": series.shape[1], "col": series.shape[2]}
+    """lazyims' chunks as xarray's ``preferred_chunks``: frames per chunk, whole frames.
+
+    Under dask xarray makes every chunk a numpy array, so sparse chunks (a frame-cache's,
+    of many frames) are cut as lazyims cuts them when it makes them dense.
+    """
+    from .series import _DENSE_CHUNK_BYTES
+
+    frames = max(series.chunks[0], default=1)
+    if series.is_sparse:
+        frame_bytes = max(1, series.shape[1] * series.shape[2] * series.dtype.itemsize)
+        frames = max(1, min(frames, _DENSE_CHUNK_BYTES // frame_bytes))
+    return {"frame": frames, "row": series.shape[1], "col": series.shape[2]}
 
 
 def _panel_name(series: Any, source: Any) -> str:
