@@ -157,3 +157,11 @@ def test_open_zarr_lacks_only_the_panel_coordinate_and_has_the_lazyims_attribute
     plain = plain.assign_coords(panel=plain.attrs["panel"])
     del plain.attrs["lazyims"]
     assert plain.compute().identical(engine.compute())  # what docs/xarray-hexrd.md says
+
+
+def test_chunks_of_a_frame_cache_are_cut_to_dense_size(cache, monkeypatch):
+    path, frames = cache
+    monkeypatch.setattr(lazyims.series, "_DENSE_CHUNK_BYTES", 3 * 16 * 20 * 2)  # 3 frames
+    ds = xr.open_dataset(path, engine="lazyims", chunks={})
+    assert ds["frames"].data.chunks[0] == (3, 3, 3, 3)
+    np.testing.assert_array_equal(ds["frames"].max("frame").values, frames.max(axis=0))
