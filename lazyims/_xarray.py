@@ -20,11 +20,12 @@ def _import_xarray() -> Any:
     return xr
 
 
-def to_dataset(series: Any, panel: str | None = None) -> Any:
+def to_dataset(series: Any, panel: str | None = None, data: Any = None) -> Any:
     """The series as a lazy Dataset: the data variable ``frames`` (see :func:`to_xarray`),
     omega coordinates, ``panel`` as a scalar coordinate when given, metadata as attributes.
+    ``data`` replaces the frames' dask array (the engine's lazily indexed array).
     """
-    array = to_xarray(series)
+    array = to_xarray(series, data)
     dataset = array.to_dataset(name="frames")
     dataset["frames"].attrs = {}
     dataset.attrs = dict(array.attrs)
@@ -33,7 +34,7 @@ def to_dataset(series: Any, panel: str | None = None) -> Any:
     return dataset
 
 
-def to_xarray(series: Any) -> Any:
+def to_xarray(series: Any, data: Any = None) -> Any:
     """The series as a lazy DataArray: dims (frame, row, col), omega as coordinates.
 
     The frames stay a dask array (dense chunks). ``omega`` (nframes, 2) becomes the
@@ -57,7 +58,7 @@ def to_xarray(series: Any) -> Any:
         coords["omega_stop"] = ("frame", omega[:, 1])
         coords["omega_middle"] = ("frame", omega.mean(axis=1))
     return xr.DataArray(
-        series.dense().data,
+        series.dense().data if data is None else data,
         dims=("frame", "row", "col"),
         coords=coords,
         attrs=metadata,

@@ -36,6 +36,7 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
+from . import _sparse_stats
 from ._dask_graph import independent_copy
 from ._files import reading
 from ._lazyframes import _file_stamp, _runs
@@ -336,6 +337,9 @@ def percentile(
     if not isinstance(budget, numbers.Integral) or budget < 1:
         raise OptionError(f"band_bytes must be a positive integer, not {band_bytes!r}")
     first, n = _first_frames(series, nframes)
+    stored = _sparse_stats.stored_percentile(first, float(pct))  # a frame-cache as opened
+    if stored is not None:
+        return stored
     rows, cols = series.frame_shape
     total = n * rows * cols * series.dtype.itemsize
     if band_bytes is None and total > SPILL_BAND_BYTES and (tmpdir is not None or not _client()):

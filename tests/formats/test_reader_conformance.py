@@ -257,7 +257,10 @@ def test_narrowed_reads_ask_for_exactly_the_pixels_needed(example, monkeypatch):
     assert asked == [1 * 1 * COLS, 1 * 2 * COLS]
     asked.clear()
     sync(ims.median(nframes=2, band_bytes=4 * COLS * ims.dtype.itemsize * 2))
-    assert sum(asked) == 2 * ROWS * COLS  # every band reads its own rows once
+    if hasattr(reader_type, "stored_values"):  # a frame-cache: from the stored pixels
+        assert asked == []
+    else:
+        assert sum(asked) == 2 * ROWS * COLS  # every band reads its own rows once
 
 
 def test_damaged_file_gives_an_error_naming_it(example):

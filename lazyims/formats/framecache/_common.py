@@ -311,6 +311,9 @@ def reduce_stored_pixels(
     (no sparse array is built). Pixels not stored in some frame count as 0, as in the
     dense frames. ``max``/``min`` keep ``data``'s dtype, ``sum`` is float64.
     """
+    if data.dtype.kind == "b" and op != "sum":  # bools as 0 and 1
+        as_bytes = data.view(np.uint8)
+        return reduce_stored_pixels(op, frame, row, col, as_bytes, nframes, shape).astype(bool)
     size = int(shape[0]) * int(shape[1])
     linear = row * shape[1] + col
     frame, linear, data = _summed_duplicates(frame, linear, data, size, path)
@@ -331,12 +334,13 @@ def reduce_stored_pixels(
             acc[~everywhere] = 0
         return acc.reshape(shape)
     info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
-    if op == "max":
-        acc = np.full(size, -np.inf if dtype.kind == "f" else info.min, dtype)
-        np.maximum.at(acc, linear, data)
-    else:
-        acc = np.full(size, np.inf if dtype.kind == "f" else info.max, dtype)
-        np.minimum.at(acc, linear, data)
+    with np.errstate(invalid="ignore"):  # NaN propagates, as numpy's max, without a warning
+        if op == "max":
+            acc = np.full(size, -np.inf if dtype.kind == "f" else info.min, dtype)
+            np.maximum.at(acc, linear, data)
+        else:
+            acc = np.full(size, np.inf if dtype.kind == "f" else info.max, dtype)
+            np.minimum.at(acc, linear, data)
     missing = np.bincount(linear, minlength=size) < nframes  # some frame has an implicit 0
     zero = dtype.type(0)
     combine = np.maximum if op == "max" else np.minimum
@@ -356,6 +360,44 @@ def combine_reductions(op: str, partials: list[np.ndarray]) -> np.ndarray:
     for p in partials[1:]:
         ufunc(out, p, out=out)
     return out
+
+
+#: Stored bytes read at a time by :meth:`StoredPixelsReader.stored_values`.
+STORED_VALUES_READ_BYTES = 16 * 2**20
+
+
+def _pieces_of_bytes(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of ``sizes`` of about ``target`` bytes each (at least one item)."""
+    ends = np.cumsum(sizes)
+    pieces, start = [], 0
+    while start < len(sizes):
+        goal = (ends[start - 1] if start else 0) + target
+        stop = max(int(np.searchsorted(ends, goal, side="right")), start + 1)
+        pieces.append((start, min(stop, len(sizes))))
+        start = stop
+    return pieces
+
+
+def _sorted_by_pixel(linear: np.ndarray, data: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+    """``linear`` and ``data`` sorted by pixel, then by value (NaN last).
+
+    Integers of up to 32 bits and bools are sorted as one 64-bit key (pixel in the
+    high bits, value above the smallest in the low bits) when both fit: one sort of
+    runs already in order (each frame's pixels are), not an index sort of two keys.
+    """
+    if data.size == 0:
+        return linear, data
+    if data.dtype.kind in "biu" and data.dtype.itemsize <= 4:
+        low = int(data.min())
+        offset = data.astype(np.int64) - low
+        bits = int(offset.max()).bit_length()
+        if int(size).bit_length() + bits <= 63:
+            key = (linear.astype(np.int64) << bits) | offset
+            key.sort(kind="stable")
+            values = (key & ((1 << bits) - 1)) + low
+            return key >> bits, values.astype(data.dtype)
+    order = np.lexsort((data, linear))
+    return linear[order], data[order]
 
 
 class StoredPixelsReader:
@@ -400,9 +442,70 @@ class StoredPixelsReader:
             row, col = np.divmod(summed, ncols)
         return row, col, data
 
+    def read_dense(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
+        """Frames ``start:stop`` of the region as one dense array, scattered straight from
+        their stored pixels (no sparse block built; zeros left to the allocator)."""
+        frame, row, col, data = stored_pixels(
+            self.read_stored(start, stop),
+            self.frame_shape,
+            np.dtype(self.dtype),
+            rows,
+            cols,
+            self.path,
+            start,
+        )
+        shape = (stop - start, rows.stop - rows.start, cols.stop - cols.start)
+        size = shape[1] * shape[2]
+        frame, linear, data = _summed_duplicates(frame, row * shape[2] + col, data, size)
+        out = np.zeros(shape, dtype=np.dtype(self.dtype))
+        out.reshape(len(out), -1)[frame, linear] = data
+        return out
+
+    def stored_values(
+        self, runs: tuple[tuple[int, int], ...], rows: slice, cols: slice
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every value stored by the frames of ``runs`` inside ``rows`` x ``cols``, grouped
+        per pixel: ``(pixels, counts, values)``.
+
+        ``pixels`` are the increasing linear indexes (``row * ncols + col``, relative to
+        the region) of the pixels some frame stores, ``counts[i]`` how many of the frames
+        store pixel ``pixels[i]`` (repeats within a frame summed, as in the frames), and
+        ``values`` their values, pixel after pixel, each pixel's in increasing order
+        (NaN last). The frames are read :data:`STORED_VALUES_READ_BYTES` at a time: memory
+        holds the stored pixels of the region, never a dense frame.
+        """
+        ncols = cols.stop - cols.start
+        size = (rows.stop - rows.start) * ncols
+        dtype = np.dtype(self.dtype)
+        sizes = np.asarray(self.stored_bytes(max((b for _, b in runs), default=0)))
+        linears, values = [], []
+        for start, stop in runs:
+            for a, b in _pieces_of_bytes(sizes[start:stop], STORED_VALUES_READ_BYTES):
+                frame, row, col, data = stored_pixels(
+                    self.read_stored(start + a, start + b),
+                    self.frame_shape,
+                    dtype,
+                    rows,
+                    cols,
+                    self.path,
+                    start + a,
+                )
+                _, linear, data = _summed_duplicates(frame, row * ncols + col, data, size)
+                linears.append(linear)
+                values.append(data)
+        linear = np.concatenate(linears) if linears else np.zeros(0, np.intp)
+        data = np.concatenate(values) if values else np.zeros(0, dtype)
+        linear, data = _sorted_by_pixel(linear, data, size)
+        if linear.size == 0:
+            return linear, np.zeros(0, np.intp), data
+        starts = np.flatnonzero(np.diff(linear)) + 1
+        starts = np.concatenate([[0], starts])
+        counts = np.diff(np.append(starts, linear.size))
+        return linear[starts], counts, data
+
     def can_reduce(self, op: str) -> bool:
         """Whether :meth:`reduce` computes ``op`` for these frames' dtype."""
-        return op in REDUCTIONS and np.dtype(self.dtype).kind in "iuf"
+        return op in REDUCTIONS and np.dtype(self.dtype).kind in "biuf"
 
     def reduce(self, op: str, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
         """``op`` (max, min or sum) over frames ``start:stop`` of the region, dense, computed
