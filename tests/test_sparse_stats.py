@@ -13,8 +13,7 @@ import lazyims
 from lazyims import _sparse_stats
 from lazyims.formats.framecache import _common
 from lazyims.formats.framecache.npz import NpzFrames
-
-from .test_framecache_reductions import hexrd_npz
+from tests.formats.framecache.test_framecache_reductions import hexrd_npz
 
 REAL = Path(__file__).resolve().parents[1] / ".." / ".." / "shared" / "real-data"
 REAL_CACHES = sorted(Path("/work/shared/real-data").glob("*.npz")) or sorted(REAL.glob("*.npz"))

@@ -12,8 +12,7 @@ import lazyims
 from lazyims import _xarray_array
 from lazyims.formats.framecache import _common
 from lazyims.formats.framecache.npz import NpzFrames
-
-from .test_framecache_reductions import hexrd_npz
+from tests.formats.framecache.test_framecache_reductions import hexrd_npz
 
 xr = pytest.importorskip("xarray")
 
