@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - a dependency, but keep reading without
     _libdeflate = None
     _DEFLATE_ERRORS = ()
 
+from ..._checks import check_not_empty
 from ..._files import atomic_output, check_regular_file, check_stamp, file_stamp
 from ..._streaming import stream_blocks
 from ...errors import FileContentError, MissingFileError
@@ -510,6 +511,7 @@ def write_cache_npz(
 
 def check_writable(series: ImageSeries, threshold: Any, path: str) -> None:
     """What every style checks before writing anything."""
+    check_not_empty(series, path)
     check_threshold(threshold, path)
     check_series_dtype(series.dtype, path)
     check_frame_shape(series.frame_shape, path)
