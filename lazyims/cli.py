@@ -165,6 +165,39 @@ def _omega_lines(omega: Any, nframes: int) -> list[str]:
     ]
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def chunk_text(chunks: tuple[tuple[int, ...], ...]) -> str:
+    """How dask ``chunks`` of (frames, rows, cols) cut a series, as they are:
+    ``4 chunks of 32 frames, the last of 4``."""
+    frames = chunks[0]
+    text = _plural(len(frames), "chunk")
+    if len(set(frames)) == 1:
+        text += f" of {_plural(frames[0], 'frame')}"
+    elif len(set(frames[:-1])) == 1 and frames[-1] < frames[0]:
+        text += f" of {_plural(frames[0], 'frame')}, the last of {frames[-1]}"
+    else:
+        text += f" of {min(frames)} to {max(frames)} frames"
+    pieces = (len(chunks[1]), len(chunks[2]))
+    if pieces != (1, 1):
+        text += f", each cut in {pieces[0]} x {pieces[1]} pieces (rows x columns)"
+    return text
+
+
+def _chunks_line(series: Any) -> str:
+    """The ``chunks:`` line of :func:`describe`: the chunks as stored, and for sparse
+    chunks also those of ``series.data`` (numpy chunks of fewer frames)."""
+    line = f"chunks:   {chunk_text(series.chunks)}"
+    if series.is_sparse:
+        dense = series.data.chunks
+        line += ", sparse"
+        if dense != tuple(series.chunks):
+            line += f" ({chunk_text(dense)} as numpy, in series.data)"
+    return line
+
+
 def describe(series: Any) -> list[str]:
     """The lines ``lazyims info`` prints about ``series`` (headers only, no pixels)."""
     lines = [
@@ -173,8 +206,7 @@ def describe(series: Any) -> list[str]:
         f"frames:   {series.nframes}",
         f"shape:    {series.frame_shape[0]} x {series.frame_shape[1]}",
         f"dtype:    {series.dtype}",
-        f"chunks:   {series.data.npartitions} of {series.chunks[0][0]} frame(s)"
-        + (", sparse" if series.is_sparse else ""),
+        _chunks_line(series),
         f"in memory: {_size_text(series.data.nbytes)} (dense)",
     ]
     if series.files:
@@ -220,6 +252,13 @@ def save_preview(
         )
     (image,) = session.compute(series.max())
     image = np.asarray(image, dtype=float)
+    if image.size and np.nanmin(image) == np.nanmax(image):
+        warnings.warn(
+            f"{series.source or 'the series'}: the max over frames is {np.nanmax(image):g} at "
+            "every pixel, so the picture is one flat colour (a threshold that kept no pixel?)",
+            UserWarning,
+            stacklevel=2,
+        )
     positive = image[image > 0]
     if log and positive.size:
         norm, scale = LogNorm(vmin=positive.min(), vmax=max(positive.max(), positive.min())), "log"

@@ -498,7 +498,7 @@ def write_cache_npz(
     series: ImageSeries, tmp: str | os.PathLike, threshold: Any, path: str, *, header: dict
 ) -> None:
     """Threshold ``series`` chunk by chunk and append its frames to a new npz at ``tmp``."""
-    density = DensityWarningCounter(series.frame_shape, path)
+    density = DensityWarningCounter(series.frame_shape, path, series, threshold)
     with NpzWriter(tmp) as writer:
         for key, value in header.items():
             writer.add(key, value)
