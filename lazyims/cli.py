@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 import tempfile
 import time
@@ -642,6 +643,17 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
     print(f"lazyims: warning: {message}", file=sys.stderr, flush=True)
 
 
+def _stdout_to_null() -> None:
+    """Send what is still to be printed to the null device, so that Python's own flush
+    at exit does not fail on the closed pipe again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no real stdout (in-process, captured)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -649,10 +661,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(), session(args.scheduler, progress) as current:
             warnings.showwarning = _show_warning
-            return args.run(args, current)
+            status = args.run(args, current)
+            sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+            return status
     except KeyboardInterrupt:
         print("lazyims: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`lazyims info X | head -1`): not an error
+        _stdout_to_null()
+        return 0
     except Exception as exc:  # noqa: BLE001 - one line for the user, not a traceback
         if args.traceback:
             traceback.print_exc()
