@@ -5,8 +5,9 @@ module imports nothing heavy before it has taken charge of the process:
 
 - Ctrl-C at any moment, the imports included, prints one line
   (``lazyims: interrupted``) and ends with status 130. The first Ctrl-C stops the
-  work the usual way (a writer removes its unfinished file); a second one ends the
-  process at once.
+  work the usual way (a writer removes its unfinished file), then the process ends
+  without waiting for the tasks still running in worker threads; a second Ctrl-C
+  ends it at once.
 - A closed pipe (``lazyims info scan.h5 | head -1``) ends the command quietly with
   status 0; what is still to print goes to the null device.
 
@@ -97,7 +98,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if signal.getsignal(signal.SIGINT) is _on_interrupt:
             signal.signal(signal.SIGINT, _on_interrupt_at_exit)
+    if _state["interrupted"]:
+        _end_now()
     return status
+
+
+def _end_now() -> None:
+    """End an interrupted command once its work has unwound (unfinished files removed),
+    without waiting for worker threads: their tasks are no longer wanted, and a thread
+    pool interrupted while starting a thread can leave one that Python's exit would wait
+    for forever."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python lazyims_command.py ARGS`

@@ -231,11 +231,26 @@ COMMAND = "import sys, lazyims_command; sys.exit(lazyims_command.main())"
 
 def _command(*args: object, code: str = COMMAND) -> list[str]:
     """The ``lazyims`` console script's command line, without needing it installed."""
-    return [sys.executable, "-c", code, *map(str, args)]
+    return [sys.executable, "-X", "faulthandler", "-c", code, *map(str, args)]
 
 
-@pytest.mark.parametrize("how", ["command", "python -m lazyims"])
-@pytest.mark.parametrize("args", [("formats",), ("info", "{scan}")], ids=["formats", "info"])
+def in_process(capsys, *args: object) -> subprocess.CompletedProcess:
+    """``lazyims ARGS`` run by :func:`lazyims.cli.main` in this process (no start-up cost)."""
+    from lazyims.cli import main
+
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's usage errors
+        status = exc.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, captured.out, captured.err)
+
+
+@pytest.mark.parametrize(
+    ("how", "args"),
+    [("command", ("formats",)), ("python -m lazyims", ("info", "{scan}"))],
+    ids=["formats", "info"],
+)
 def test_a_closed_pipe_ends_the_command_quietly_with_status_0(golden, how, args):
     args = [a.format(scan=golden("scan.h5")) for a in args]
     line = _command(*args) if how == "command" else [sys.executable, "-m", "lazyims", *args]
@@ -249,7 +264,7 @@ def test_a_closed_pipe_ends_the_command_quietly_with_status_0(golden, how, args)
     assert err == b""
 
 
-@pytest.mark.parametrize("args", ["formats | head -2", "info {scan} | head -1"])
+@pytest.mark.parametrize("args", ["info {scan} | head -1"])
 def test_head_of_the_output_in_a_shell_pipeline(golden, args):
     # as users type it; whether head exits before or after the command writes, all is quiet
     command = " ".join(f"'{part}'" for part in _command())
@@ -264,7 +279,12 @@ def test_head_of_the_output_in_a_shell_pipeline(golden, args):
 
 def _interrupted(child: subprocess.Popen) -> tuple[int, str, str]:
     child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=60)
+    try:
+        out, err = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # stuck: its threads' stacks (-X faulthandler) say where
+        child.send_signal(signal.SIGABRT)
+        out, err = child.communicate()
+        pytest.fail(f"the command did not end within 60 s of Ctrl-C:\n{err}")
     return child.returncode, out, err
 
 
@@ -303,7 +323,7 @@ def test_ctrl_c_during_the_imports_prints_one_line_and_exits_130(golden, tmp_pat
     assert (status, out, err) == (130, "", "lazyims: interrupted\n")
 
 
-@pytest.mark.parametrize("delay", [0.3, 1.0])
+@pytest.mark.parametrize("delay", [0.5])
 def test_ctrl_c_in_the_first_seconds_prints_one_line_and_exits_130(golden, delay):
     child = subprocess.Popen(
         _command("info", golden("scan.h5")),
@@ -353,25 +373,27 @@ def _stderr_has_begun(child: subprocess.Popen) -> bool:
     return bool(ready)
 
 
-def test_info_of_a_folder_names_it_a_folder(tmp_path, golden):
+def test_info_of_a_folder_names_it_a_folder(tmp_path, golden, capsys):
     folder = tmp_path / "scans"
     folder.mkdir()
-    result = run("info", folder)
-    assert_one_line_error(result, "a folder", "zarr")
+    result = in_process(capsys, "info", folder)
+    assert_one_line_error(result, "a folder", "zarr", "it is empty")
     assert "cannot tell the format of this file" not in result.stderr
     (folder / "scan.h5").write_bytes(golden("scan.h5").read_bytes())
-    assert_one_line_error(run("info", folder), "a folder", "open a file in it instead: scan.h5")
-    assert_one_line_error(run("info", folder, "--format", "hdf5"), "a folder", "reads a file")
+    result = in_process(capsys, "info", folder)
+    assert_one_line_error(result, "a folder", "open a file in it instead: scan.h5")
+    result = in_process(capsys, "info", folder, "--format", "hdf5")
+    assert_one_line_error(result, "a folder", "reads a file")
 
 
-def test_info_reports_the_chunks_as_they_are(tmp_path):
+def test_info_reports_the_chunks_as_they_are(tmp_path, capsys):
     frames = np.zeros((100, 16, 16), np.uint16)
     frames[:, 3, 4] = 9
     cache = tmp_path / "fc.npz"
     lazyims.open(frames).to_framecache(cache, threshold=0)
     series = lazyims.open(cache, frames_per_chunk=32)
     assert series.chunks[0] == (32, 32, 32, 4)
-    result = run("info", cache, "-O", "frames_per_chunk=32")
+    result = in_process(capsys, "info", cache, "-O", "frames_per_chunk=32")
     assert result.returncode == 0, result.stderr
     assert "chunks:   4 chunks of 32 frames, the last of 4, sparse" in result.stdout
 
@@ -387,9 +409,11 @@ def test_chunk_text_says_how_frames_rows_and_columns_are_cut():
 
 
 @pytest.mark.parametrize("style", ["npz", "fch5", "yml"])
-def test_a_threshold_that_keeps_no_pixel_warns_with_one_that_keeps_some(golden, tmp_path, style):
+def test_a_threshold_that_keeps_no_pixel_warns_with_one_that_keeps_some(
+    golden, tmp_path, style, capsys
+):
     out = tmp_path / f"fc.{style}"
-    result = run("convert", golden("scan.h5"), out, "--threshold", "1e9")
+    result = in_process(capsys, "convert", golden("scan.h5"), out, "--threshold", "1e9")
     assert result.returncode == 0, result.stderr
     warning = [line for line in result.stderr.splitlines() if "keeps no pixel" in line]
     assert len(warning) == 1 and warning[0].startswith("lazyims: warning:")
@@ -398,7 +422,9 @@ def test_a_threshold_that_keeps_no_pixel_warns_with_one_that_keeps_some(golden, 
     suggested = float(warning[0].split("a threshold below ")[1].split()[0])
     # the threshold it names keeps some pixels, and not the whole scan
     again = tmp_path / f"again.{style}"
-    result = run("convert", golden("scan.h5"), again, "--threshold", f"{suggested - 0.5:g}")
+    result = in_process(
+        capsys, "convert", golden("scan.h5"), again, "--threshold", f"{suggested - 0.5:g}"
+    )
     assert "keeps no pixel" not in result.stderr
     stored = lazyims.open(again).to_dask(sparse=True).compute()
     assert 0 < stored.nnz < 0.05 * stored.size
@@ -417,10 +443,11 @@ def test_a_threshold_that_keeps_almost_nothing_warns_too(tmp_path):
         lazyims.open(frames).to_framecache(tmp_path / "fc2.npz", threshold=10)
 
 
-def test_preview_of_a_flat_image_warns(tmp_path):
+def test_preview_of_a_flat_image_warns(tmp_path, capsys):
     frames = np.zeros((3, 16, 16), np.uint16)
-    lazyims.open(frames).to_framecache(tmp_path / "fc.npz", threshold=0)
-    result = run("preview", tmp_path / "fc.npz", "-o", tmp_path / "max.png")
+    with pytest.warns(UserWarning, match="keeps no pixel"):
+        lazyims.open(frames).to_framecache(tmp_path / "fc.npz", threshold=0)
+    result = in_process(capsys, "preview", tmp_path / "fc.npz", "-o", tmp_path / "max.png")
     assert result.returncode == 0, result.stderr
     assert "lazyims: warning:" in result.stderr and "one flat colour" in result.stderr
     assert (tmp_path / "max.png").exists()
