@@ -350,7 +350,13 @@ def check_regular_file(path: str | os.PathLike) -> None:
     except OSError as exc:
         raise FileContentError(f"cannot read the file ({exc.strerror})", path) from None
     if not stat.S_ISREG(mode):
-        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, device or socket)"
+        if stat.S_ISDIR(mode):
+            raise FileContentError(
+                "a folder, where this format reads a file (zarr stores are the folders "
+                "lazyims reads)",
+                path,
+            )
+        kind = "not a regular file (a FIFO, device or socket)"
         raise FileContentError(f"{kind}: lazyims reads only regular files", path)
 
 

@@ -7,7 +7,8 @@ import os
 from typing import Any
 
 from . import formats
-from .errors import FileContentError, FormatError, LazyImsError, OptionError, WriteError
+from ._checks import check_not_empty
+from .errors import FileContentError, FormatError, LazyImsError, OptionError
 from .series import ImageSeries
 
 
@@ -96,11 +97,5 @@ def write(
     if not isinstance(series, ImageSeries):
         series = open(series)
     _check_options(fmt.write, fmt.name, (series, fname), options)
-    if series.nframes == 0 or 0 in series.frame_shape:
-        # such a file could not be opened again (by lazyims or HEXRD): refuse it
-        raise WriteError(
-            f"the series has {series.nframes} frame(s) of {series.frame_shape[0]}x"
-            f"{series.frame_shape[1]} pixels: an empty series (no frames, or frames of no pixels) cannot be written",
-            os.fspath(fname) if isinstance(fname, (str, os.PathLike)) else None,
-        )
+    check_not_empty(series, os.fspath(fname) if isinstance(fname, (str, os.PathLike)) else None)
     fmt.write(series, fname, **options)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 import tempfile
 import time
@@ -168,6 +169,39 @@ def _omega_lines(omega: Any, nframes: int) -> list[str]:
     ]
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def chunk_text(chunks: tuple[tuple[int, ...], ...]) -> str:
+    """How dask ``chunks`` of (frames, rows, cols) cut a series, as they are:
+    ``4 chunks of 32 frames, the last of 4``."""
+    frames = chunks[0]
+    text = _plural(len(frames), "chunk")
+    if len(set(frames)) == 1:
+        text += f" of {_plural(frames[0], 'frame')}"
+    elif len(set(frames[:-1])) == 1 and frames[-1] < frames[0]:
+        text += f" of {_plural(frames[0], 'frame')}, the last of {frames[-1]}"
+    else:
+        text += f" of {min(frames)} to {max(frames)} frames"
+    pieces = (len(chunks[1]), len(chunks[2]))
+    if pieces != (1, 1):
+        text += f", each cut in {pieces[0]} x {pieces[1]} pieces (rows x columns)"
+    return text
+
+
+def _chunks_line(series: Any) -> str:
+    """The ``chunks:`` line of :func:`describe`: the chunks as stored, and for sparse
+    chunks also those of ``series.data`` (numpy chunks of fewer frames)."""
+    line = f"chunks:   {chunk_text(series.chunks)}"
+    if series.is_sparse:
+        dense = series.data.chunks
+        line += ", sparse"
+        if dense != tuple(series.chunks):
+            line += f" ({chunk_text(dense)} as numpy, in series.data)"
+    return line
+
+
 def describe(series: Any) -> list[str]:
     """The lines ``lazyims info`` prints about ``series`` (headers only, no pixels)."""
     lines = [
@@ -176,8 +210,7 @@ def describe(series: Any) -> list[str]:
         f"frames:   {series.nframes}",
         f"shape:    {series.frame_shape[0]} x {series.frame_shape[1]}",
         f"dtype:    {series.dtype}",
-        f"chunks:   {series.data.npartitions} of {series.chunks[0][0]} frame(s)"
-        + (", sparse" if series.is_sparse else ""),
+        _chunks_line(series),
         f"in memory: {_size_text(series.data.nbytes)} (dense)",
     ]
     if series.files:
@@ -223,6 +256,13 @@ def save_preview(
         )
     (image,) = session.compute(series.max())
     image = np.asarray(image, dtype=float)
+    if image.size and np.nanmin(image) == np.nanmax(image):
+        warnings.warn(
+            f"{series.source or 'the series'}: the max over frames is {np.nanmax(image):g} at "
+            "every pixel, so the picture is one flat colour (a threshold that kept no pixel?)",
+            UserWarning,
+            stacklevel=2,
+        )
     positive = image[image > 0]
     if log and positive.size:
         norm, scale = LogNorm(vmin=positive.min(), vmax=max(positive.max(), positive.min())), "log"
@@ -671,6 +711,17 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
     print(f"lazyims: warning: {message}", file=sys.stderr, flush=True)
 
 
+def _stdout_to_null() -> None:
+    """Send what is still to be printed to the null device, so that Python's own flush
+    at exit does not fail on the closed pipe again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no real stdout (in-process, captured)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -678,10 +729,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(), session(args.scheduler, progress) as current:
             warnings.showwarning = _show_warning
-            return args.run(args, current)
+            status = args.run(args, current)
+            sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+            return status
     except KeyboardInterrupt:
         print("lazyims: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`lazyims info X | head -1`): not an error
+        _stdout_to_null()
+        return 0
     except Exception as exc:  # noqa: BLE001 - one line for the user, not a traceback
         if args.traceback:
             traceback.print_exc()

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import takes_series
 from .errors import OmegaError
 from .series import ImageSeries
 
@@ -168,6 +169,7 @@ def _split_wedges(omega: np.ndarray, where: str | None = None) -> list[_Wedge]:
     ]
 
 
+@takes_series(OmegaError)
 def wedges(series: ImageSeries) -> OmegaWedges:
     """The wedges of a series with omega metadata.
 
@@ -191,6 +193,7 @@ def _locate(found: list[_Wedge], om: float) -> tuple[int, int]:
     return -1, -1
 
 
+@takes_series(OmegaError)
 def omega_to_frame(series: ImageSeries, om: float) -> tuple[int, int]:
     """The (frame, wedge) whose omega range holds ``om`` degrees; (-1, -1) if none.
 
@@ -201,6 +204,7 @@ def omega_to_frame(series: ImageSeries, om: float) -> tuple[int, int]:
     return _locate(_split_wedges(_omega_of(series), _file_of(series)), float(om))
 
 
+@takes_series(OmegaError)
 def omegarange_to_frames(series: ImageSeries, omin: float, omax: float) -> list[int]:
     """The frames from the one holding ``omin`` to the one holding ``omax``.
 
@@ -224,6 +228,7 @@ def omegarange_to_frames(series: ImageSeries, omin: float, omax: float) -> list[
     return []
 
 
+@takes_series(OmegaError)
 def omega_range(series: ImageSeries, omin: float, omax: float) -> ImageSeries:
     """The frames of ``series`` from omega ``omin`` to ``omax``, as a lazy series.
 

@@ -22,6 +22,7 @@ import numpy as np
 from dask.base import tokenize
 
 from . import _fused
+from ._checks import takes_series
 from .errors import ProcessingError
 from .series import ImageSeries, is_sparse_array, todense
 
@@ -55,6 +56,7 @@ def _subtract_dark(frames: Any, dark: np.ndarray, dtype: np.dtype) -> Any:
     return sparse.COO(coords[:, keep], values[keep], shape=frames.shape, fill_value=dtype.type(0))
 
 
+@takes_series(ProcessingError)
 def dark(series: ImageSeries, image: Any) -> ImageSeries:
     """Subtract a dark image from every frame, clipping negative values at 0.
 
@@ -166,6 +168,7 @@ FLIPS: dict[str, Callable[[da.Array], da.Array]] = {
 }
 
 
+@takes_series(ProcessingError)
 def flip(series: ImageSeries, code: str) -> ImageSeries:
     """Flip, transpose or rotate every frame with one of HEXRD's codes.
 
@@ -192,6 +195,7 @@ def _check_int(value: Any, what: str) -> int:
     return int(value)
 
 
+@takes_series(ProcessingError)
 def rectangle(series: ImageSeries, rect: Any) -> ImageSeries:
     """Keep rows ``r0:r1`` and columns ``c0:c1`` of every frame, ``rect = ((r0, r1), (c0, c1))``.
 
@@ -236,11 +240,13 @@ def _insert_zeros(series: ImageSeries, index: Any, axis: int) -> ImageSeries:
     return series._replace(data=da.concatenate(pieces, axis=axis))
 
 
+@takes_series(ProcessingError)
 def add_row(series: ImageSeries, index: int) -> ImageSeries:
     """Insert a row of zeros before row ``index`` of every frame (a panel gap)."""
     return _insert_zeros(series, index, 1)
 
 
+@takes_series(ProcessingError)
 def add_column(series: ImageSeries, index: int) -> ImageSeries:
     """Insert a column of zeros before column ``index`` of every frame (a panel gap)."""
     return _insert_zeros(series, index, 2)
@@ -253,6 +259,7 @@ def _add_block(block: np.ndarray, value: Any, dtype: np.dtype) -> np.ndarray:
     return out
 
 
+@takes_series(ProcessingError)
 def add(series: ImageSeries, value: Any) -> ImageSeries:
     """Add a number (or a frame-shaped array) to every frame.
 
@@ -283,6 +290,7 @@ def _gauss_laplace_block(block: np.ndarray, sigma: Any) -> np.ndarray:
     return np.stack([ndimage.gaussian_laplace(frame, sigma) for frame in block])
 
 
+@takes_series(ProcessingError)
 def gauss_laplace(series: ImageSeries, sigma: Any) -> ImageSeries:
     """The Laplacian of Gaussian filter (:func:`scipy.ndimage.gaussian_laplace`) of every frame.
 
@@ -309,6 +317,7 @@ def _zero_at_or_below(block: Any, t: Any) -> Any:
     return np.where(block <= t, block.dtype.type(0), block)
 
 
+@takes_series(ProcessingError)
 def threshold(series: ImageSeries, t: float) -> ImageSeries:
     """Set every value ``<= t`` to 0 (the values a frame-cache with threshold ``t`` drops)."""
     if not isinstance(t, numbers.Real) or isinstance(t, bool) or np.isnan(t):
@@ -320,6 +329,7 @@ def threshold(series: ImageSeries, t: float) -> ImageSeries:
     return series._replace(data=data)
 
 
+@takes_series(ProcessingError)
 def frames(series: ImageSeries, selection: Any) -> ImageSeries:
     """Keep the frames ``selection`` (indices, slice or boolean mask), in that order.
 
@@ -379,6 +389,7 @@ def operation_keys() -> list[str]:
     return sorted(_OPERATIONS)
 
 
+@takes_series(ProcessingError)
 def process(
     series: ImageSeries,
     oplist: Iterable[Sequence[Any]],

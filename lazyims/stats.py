@@ -37,6 +37,7 @@ import numpy as np
 from dask.base import tokenize
 
 from . import _sparse_stats
+from ._checks import takes_series
 from ._dask_graph import independent_copy
 from ._files import reading
 from ._lazyframes import _file_stamp, _runs
@@ -81,9 +82,17 @@ def _first_frames(series: ImageSeries, nframes: Any) -> tuple[ImageSeries, int]:
     if not isinstance(nframes, numbers.Integral) or isinstance(nframes, bool) or nframes < 0:
         raise OptionError(f"nframes must be an integer >= 0, not {nframes!r}")
     n = series.nframes if nframes == 0 else builtins.min(int(nframes), series.nframes)
+    where = series.source if series.files else None
     if n == 0:
         raise ProcessingError(
-            "a statistic over frames needs at least one frame; the series has none"
+            "a statistic over frames needs at least one frame; the series has none", where
+        )
+    rows, cols = series.frame_shape
+    if rows == 0 or cols == 0:
+        raise ProcessingError(
+            f"a statistic over frames needs pixels; the frames are {rows} x {cols} "
+            "(a rectangle or crop that keeps no row or no column?)",
+            where,
         )
     # Indexing narrows what a series opened from files reads: only these frames.
     return series[:n], n
@@ -166,6 +175,7 @@ def _fold_aggregate(parts: Any, axis: Any, keepdims: bool, ufunc: np.ufunc) -> n
     return result.copy() if alone else result
 
 
+@takes_series(ProcessingError)
 def max(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The maximum over frames of every pixel, in the frames' dtype.
 
@@ -176,11 +186,13 @@ def max(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Ar
     return _reduce(series, nframes, sparse, "max", lambda data: _fold(data, np.maximum))
 
 
+@takes_series(ProcessingError)
 def min(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The minimum over frames of every pixel, in the frames' dtype."""
     return _reduce(series, nframes, sparse, "min", lambda data: _fold(data, np.minimum))
 
 
+@takes_series(ProcessingError)
 def sum(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:  # noqa: A001
     """The sum over frames of every pixel, as float64."""
     return _reduce(series, nframes, sparse, "sum", lambda data: data.sum(axis=0, dtype=np.float64))
@@ -197,6 +209,7 @@ def _reduce(series: ImageSeries, nframes: int, sparse: bool, op: str, reduce: An
     return _result(reduce(data), data, sparse)
 
 
+@takes_series(ProcessingError)
 def average(series: ImageSeries, nframes: int = 0, *, sparse: bool = False) -> da.Array:
     """The mean over frames of every pixel (summed in float64), as float32."""
     first, n = _first_frames(series, nframes)
@@ -277,6 +290,7 @@ def _reduce_runs(reader: Any, op: str, tasks: list, rows: slice, cols: slice, bl
     return out[None]
 
 
+@takes_series(ProcessingError)
 def median(
     series: ImageSeries,
     nframes: int = 0,
@@ -291,6 +305,7 @@ def median(
     return percentile(series, 50, nframes, band_bytes=band_bytes, tmpdir=tmpdir)
 
 
+@takes_series(ProcessingError)
 def percentile(
     series: ImageSeries,
     pct: float,

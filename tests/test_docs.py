@@ -101,6 +101,38 @@ def test_page_examples_run(page: Path, tmp_path, monkeypatch):
         finally:
             _close_clusters(namespace)
     assert ran or all(b.skipped for b in python_blocks(page.read_text(encoding="utf-8")))
+    for cache in frame_caches(tmp_path):
+        kept = cache.to_dask(sparse=True).compute().nnz
+        assert kept > 0, f"{page.name}'s example writes {cache.source}, a frame-cache of no pixel"
+
+
+def frame_caches(folder: Path) -> list[lazyims.ImageSeries]:
+    """The frame-caches in ``folder`` and below (npz, fch5 and yml styles), opened."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() not in (".npz", ".fch5", ".yml", ".yaml") or not path.is_file():
+            continue
+        try:  # not every such file is a frame-cache (a yml's own npz opens through the yml)
+            series = lazyims.open(path)
+        except lazyims.LazyImsError:
+            continue
+        if series.format == "frame-cache":
+            found.append(series)
+    return found
+
+
+def test_the_quick_start_writes_a_cache_that_keeps_spots(tmp_path, monkeypatch):
+    # the first example a new user runs: it must keep the spots, not an empty cache
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in python_blocks((DOCS / "index.md").read_text(encoding="utf-8")):
+        if not block.skipped:
+            exec(block.code, namespace)  # noqa: S102
+    cache = lazyims.open(tmp_path / "scan-fc.npz")
+    stored = cache.to_dask(sparse=True).compute()
+    assert stored.nnz > 0
+    # only the spots are kept: the background alone stays under the threshold
+    assert stored.nnz < 0.001 * cache.nframes * cache.frame_shape[0] * cache.frame_shape[1]
 
 
 def test_block_finder_reads_fences_indentation_and_skip_marks():

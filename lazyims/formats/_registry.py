@@ -9,6 +9,7 @@ group ``lazyims.formats``, loaded the first time the table is asked.
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 import pkgutil
 import warnings
@@ -157,6 +158,8 @@ def detect(source: Any) -> Format:
         unguessed = [f for f in candidates if f.guess_can_open is None]
         if candidates is by_extension and len(unguessed) == 1:
             return unguessed[0]
+    if path.is_dir():
+        raise FormatError(_folder_trouble(path), path)
     if suffix in (".yml", ".yaml"):
         from .._yaml import yaml_trouble
 
@@ -168,6 +171,30 @@ def detect(source: Any) -> Format:
         f"shell): one of {', '.join(names())}",
         path,
     )
+
+
+#: At most this many entries of a folder are looked at to suggest files in it.
+_FOLDER_ENTRIES_LOOKED_AT = 1000
+
+
+def _folder_trouble(path: Path) -> str:
+    """Why a folder that no format recognises cannot be opened, and what in it could be."""
+    known = {ext for fmt in _FORMATS.values() for ext in fmt.extensions}
+    try:
+        entries = list(itertools.islice(path.iterdir(), _FOLDER_ENTRIES_LOOKED_AT))
+    except OSError:
+        entries = []
+    readable = sorted(p.name for p in entries if p.suffix.lower() in known)
+    text = (
+        "a folder, and no format reads it as an image series (a zarr store holds zarr.json; "
+        "image files in a folder are opened through an image-files YAML that lists them)"
+    )
+    if readable:
+        shown = ", ".join(readable[:3]) + (", ..." if len(readable) > 3 else "")
+        text += f"; open a file in it instead: {shown}"
+    elif not entries:
+        text += "; it is empty"
+    return text
 
 
 def for_writing(path: Any) -> Format:

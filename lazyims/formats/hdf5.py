@@ -14,6 +14,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .._checks import check_not_empty
 from .._files import absolute, atomic_output, check_opened, check_stamp, file_stamp, is_regular_file
 from .._streaming import stream_blocks
 from ..errors import FileContentError, MetadataError, OptionError
@@ -275,6 +276,7 @@ def dataset_layout(
 ) -> dict[str, Any]:
     """The ``create_dataset`` keywords (chunks and filters) of :func:`write_hdf5`'s options,
     checked; ``where`` (the file) is named in the errors."""
+    check_not_empty(series, where)
     if not isinstance(gzip, (int, np.integer)) or isinstance(gzip, bool) or not 0 <= gzip <= 9:
         raise OptionError(f"gzip must be an integer from 0 to 9, not {gzip!r}", where)
     if not isinstance(chunk_rows, (int, np.integer)):

@@ -38,9 +38,10 @@ import dask
 import numpy as np
 
 from .. import _progress
+from .._checks import check_not_empty
 from .._files import absolute, atomic_folder, check_stamp, file_stamp
 from .._streaming import stream_blocks
-from ..errors import FileContentError, MetadataError, OptionError, WriteError
+from ..errors import FileContentError, MetadataError, OptionError
 from ..series import ImageSeries, todense
 from ._registry import Format, register
 from .base import FrameReader, frames_per_chunk_for, series_from_reader
@@ -421,8 +422,7 @@ def write_zarr(
     shape = series.shape
     is_path = isinstance(store, (str, os.PathLike))
     name = os.fspath(store) if is_path else repr(store)
-    if series.nframes == 0:
-        raise WriteError("a series with no frames cannot be written", name)
+    check_not_empty(series, name)
     chunks = _check_chunking("chunks", chunks or (1, *shape[1:]), shape, name)
     if shards is not None:
         shards = _check_chunking("shards", shards, shape, name)

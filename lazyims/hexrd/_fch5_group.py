@@ -54,7 +54,7 @@ def write_fch5_group(
             )
     had_version = (VERSION_ATTR in group.file.attrs, VERSION_ATTR in target.attrs)
     try:
-        density = DensityWarningCounter(series.frame_shape, where)
+        density = DensityWarningCounter(series.frame_shape, where, series, threshold)
         writer = Fch5Writer(target, series, density)
         _write_metadata(target.create_group("metadata"), metadata)
         stream_blocks(kept_pixels(series, threshold), writer.add_frames)

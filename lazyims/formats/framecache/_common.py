@@ -702,20 +702,34 @@ def split_frames(block: sparse.COO) -> Iterator[tuple[np.ndarray, np.ndarray, np
 
 
 class DensityWarningCounter:
-    """Counts frames keeping more than 10% of their pixels.
+    """Counts frames keeping more than 10% of their pixels, and the pixels kept in all.
 
     The first such frame is reported at once (frames arrive in order, so a too-low
     threshold shows on the first block, before its frames are written, not after a
-    long write); :meth:`warn` sums them up at the end.
+    long write); :meth:`warn` sums them up at the end. Given the ``series`` and
+    ``threshold`` written, :meth:`warn` also warns when the cache keeps no pixel, or
+    fewer than :data:`EMPTY_WARNING_FRACTION` of them, saying which threshold keeps some.
     """
 
-    def __init__(self, frame_shape: tuple[int, int], path: str):
+    def __init__(
+        self,
+        frame_shape: tuple[int, int],
+        path: str,
+        series: Any = None,
+        threshold: Any = None,
+    ):
         self._limit = DENSE_WARNING_FRACTION * frame_shape[0] * frame_shape[1]
         self._pixels = frame_shape[0] * frame_shape[1]
         self._path = path
         self._frames: list[tuple[int, float]] = []
+        self._series = series
+        self._threshold = threshold
+        self._kept = 0
+        self._seen = 0
 
     def check(self, frame: int, kept: int) -> None:
+        self._kept += int(kept)
+        self._seen += 1
         if kept > self._limit:
             self._frames.append((frame, kept / self._pixels))
             if len(self._frames) == 1:
@@ -728,6 +742,7 @@ class DensityWarningCounter:
                 )
 
     def warn(self) -> None:
+        self._warn_if_nearly_empty()
         if not self._frames:
             return
         frame, fraction = self._frames[0]
@@ -738,3 +753,57 @@ class DensityWarningCounter:
             UserWarning,
             stacklevel=4,
         )
+
+    def _warn_if_nearly_empty(self) -> None:
+        total = self._seen * self._pixels
+        if self._series is None or total == 0 or self._kept >= EMPTY_WARNING_FRACTION * total:
+            return
+        kept = (
+            "keeps no pixel"
+            if self._kept == 0
+            else f"keeps only {self._kept} of {total} pixels ({100 * self._kept / total:.2g}%)"
+        )
+        warnings.warn(
+            f"{self._path}: the threshold {self._threshold:g} {kept} of {self._seen} frame(s); "
+            + threshold_advice(self._series, self._threshold),
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+#: A frame-cache keeping fewer than this fraction of the pixels written is warned about.
+EMPTY_WARNING_FRACTION = 1e-5
+
+#: Bytes of the first frames :func:`threshold_advice` reads to suggest a threshold.
+ADVICE_SAMPLE_BYTES = 64 * 2**20
+
+
+def threshold_advice(series: Any, threshold: Any, fraction: float = 1e-3) -> str:
+    """Which threshold keeps some pixels of ``series``, from its first frames.
+
+    Reads the first frames (about :data:`ADVICE_SAMPLE_BYTES` of them, at least one)
+    and names their largest value and the threshold below which about ``fraction``
+    of their pixels are kept.
+    """
+    rows, cols = series.frame_shape
+    frame_bytes = max(1, rows * cols * series.dtype.itemsize)
+    nframes = int(np.clip(ADVICE_SAMPLE_BYTES // frame_bytes, 1, series.nframes))
+    values = np.asarray(todense(series[:nframes].compute())).ravel()
+    if values.dtype.kind == "f":
+        values = values[~np.isnan(values)]
+    if values.dtype.kind == "b":
+        values = values.astype(np.uint8)
+    which = f"the first {nframes} frame(s)" if nframes < series.nframes else "the frames"
+    if values.size == 0:
+        return f"{which} hold no number (all NaN)"
+    top = values.max()
+    if top == values.min():
+        return f"every pixel of {which} is {top:g}: no threshold keeps only some of them"
+    k = max(1, int(np.ceil(fraction * values.size)))
+    kth = np.partition(values, values.size - k)[values.size - k]  # the k-th largest
+    if kth == values.min():  # most pixels share the lowest value: keep those above it
+        kth = np.unique(values)[1]
+    return (
+        f"the largest value of {which} is {top:g}; a threshold below {kth:g} keeps about "
+        f"{100 * np.count_nonzero(values >= kth) / values.size:.2g}% of their pixels"
+    )

@@ -309,7 +309,7 @@ def write_fch5(
     metadata = check_metadata(series.metadata, fname, reserved=False, nested=True)
     if path is not None and (not isinstance(path, str) or not path.strip("/")):
         raise OptionError(f"path must name a group, not {path!r}", fname)
-    density = DensityWarningCounter(series.frame_shape, fname)
+    density = DensityWarningCounter(series.frame_shape, fname, series, threshold)
     with atomic_output(fname, series.files) as tmp, create_h5(tmp) as (f, guard):
         group = f.require_group(path) if path else f
         writer = Fch5Writer(group, series, density, checksum)

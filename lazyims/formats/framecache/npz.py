@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - a dependency, but keep reading without
     _libdeflate = None
     _DEFLATE_ERRORS = ()
 
+from ..._checks import check_not_empty
 from ..._files import atomic_output, check_opened, check_regular_file, check_stamp, file_stamp
 from ..._npy import check_npy_bytes
 from ..._streaming import stream_blocks
@@ -530,7 +531,7 @@ def write_cache_npz(
     series: ImageSeries, tmp: str | os.PathLike, threshold: Any, path: str, *, header: dict
 ) -> None:
     """Threshold ``series`` chunk by chunk and append its frames to a new npz at ``tmp``."""
-    density = DensityWarningCounter(series.frame_shape, path)
+    density = DensityWarningCounter(series.frame_shape, path, series, threshold)
     with NpzWriter(tmp) as writer:
         for key, value in header.items():
             writer.add(key, value)
@@ -543,6 +544,7 @@ def write_cache_npz(
 
 def check_writable(series: ImageSeries, threshold: Any, path: str) -> None:
     """What every style checks before writing anything."""
+    check_not_empty(series, path)
     check_threshold(threshold, path)
     check_series_dtype(series.dtype, path)
     check_frame_shape(series.frame_shape, path)
