@@ -62,7 +62,7 @@ def _default_band_bytes() -> int:
 #: Change it here or pass ``band_bytes=`` (e.g. for workers with less memory).
 BAND_BYTES = _default_band_bytes()
 
-#: The band's frames plus the per-task copies of the pixels being sorted.
+#: The band's frames plus the per-task copies of the pixels being ordered.
 _BAND_OVERHEAD = 1.25
 
 #: A band is split into column pieces of about this size, each a task: several cores
@@ -329,6 +329,12 @@ def percentile(
     afterwards, and a killed run's files by the next run. With a dask.distributed
     client and no ``tmpdir`` (workers may not share a folder), and with
     ``band_bytes=``, bands are read from the frames instead.
+
+    Integer frames: each pixel's two values around ``pct`` are selected without
+    sorting (numba; numpy sorts where numba is missing), then interpolated as
+    ``np.percentile`` does, except that their difference is taken exactly where numpy
+    wraps it around in the frames' dtype (signed values further apart than the dtype
+    holds). The median (``pct`` 50) is ``np.median``'s.
     """
     if not isinstance(pct, numbers.Real) or isinstance(pct, bool) or not 0 <= pct <= 100:
         raise OptionError(f"the percentile must be a number from 0 to 100, not {pct!r}")
