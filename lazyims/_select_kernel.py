@@ -34,16 +34,24 @@ def select_pair(values, k, want_next, top, lows, nexts, counts, middles, highs):
     (the values' dtype) are work arrays of one block's width; ``top`` is the dtype's
     largest value.
     """
-    pixels = values.shape[1]
+    n, pixels = values.shape
     width = counts.shape[0]
+    block = np.empty((n, width), values.dtype)
     for p0 in range(0, pixels, width):
         p1 = min(pixels, p0 + width)
         w = p1 - p0
+        # The block's values, copied together: the passes over them then read one run of
+        # memory, not a short run per frame a band apart (slow from hundreds of frames).
+        for f in range(n):
+            row = values[f, p0:p1]
+            dest = block[f]
+            for j in range(w):
+                dest[j] = row[j]
         block_lows = lows[p0:p1]
-        _min_max(values, p0, p1, block_lows, highs[:w])
-        _bisect(values, p0, p1, k, block_lows, highs[:w], middles[:w], counts[:w])
+        _min_max(block, 0, w, block_lows, highs[:w])
+        _bisect(block, 0, w, k, block_lows, highs[:w], middles[:w], counts[:w])
         if want_next:
-            _next_value(values, p0, p1, k, top, block_lows, nexts[p0:p1], counts[:w])
+            _next_value(block, 0, w, k, top, block_lows, nexts[p0:p1], counts[:w])
 
 
 # Inner loops run over 1-D slices of one frame (the compiler vectorises those, not
