@@ -18,12 +18,15 @@ process is never taken for a leftover: its process cannot be seen from here.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
 import shutil
 import socket
 import tempfile
 import uuid
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -192,11 +195,42 @@ def _band_percentile(
 ) -> np.ndarray:
     """Read one band's file back (then delete it) and take its percentile."""
     path = _band_file(spill, band)
-    values = np.fromfile(path, dtype=np.dtype(dtype), count=int(np.prod(shape))).reshape(shape)
-    os.remove(path)
+    count = int(np.prod(shape))
+    with _mapped(path, count * np.dtype(dtype).itemsize) as buffer:
+        if buffer is None:
+            values = np.fromfile(path, dtype=np.dtype(dtype), count=count)
+        else:
+            values = np.frombuffer(buffer, dtype=np.dtype(dtype), count=count)
+        os.remove(path)  # a mapped file's pages stay until it is unmapped
+        try:
+            if not any(os.scandir(spill)):
+                shutil.rmtree(spill, ignore_errors=True)
+        except FileNotFoundError:  # another band's task, in another thread, removed it first
+            pass
+        result = percentile_of(values.reshape(shape), pct)
+        del values
+    return result
+
+
+@contextlib.contextmanager
+def _mapped(path: str, nbytes: int) -> Iterator[mmap.mmap | None]:
+    """The file mapped read-only, its pages mapped at once (no copy out of the page
+    cache, which np.fromfile makes: 0.2 CPU-s per GB); None where it cannot be."""
+    flags = getattr(mmap, "MAP_SHARED", None)
+    if flags is None or nbytes == 0:
+        yield None
+        return
+    flags |= getattr(mmap, "MAP_POPULATE", 0)
     try:
-        if not any(os.scandir(spill)):
-            shutil.rmtree(spill, ignore_errors=True)
-    except FileNotFoundError:  # another band's task, in another thread, removed it first
-        pass
-    return percentile_of(values, pct)
+        with open(path, "rb") as file:
+            buffer = mmap.mmap(file.fileno(), nbytes, flags=flags, prot=mmap.PROT_READ)
+    except (OSError, ValueError):
+        yield None
+        return
+    try:
+        yield buffer
+    finally:
+        try:
+            buffer.close()
+        except BufferError:  # an array still looks at it: unmapped when that is gone
+            pass

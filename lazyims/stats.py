@@ -64,7 +64,7 @@ def _default_band_bytes() -> int:
 #: Change it here or pass ``band_bytes=`` (e.g. for workers with less memory).
 BAND_BYTES = _default_band_bytes()
 
-#: The band's frames plus the per-task copies of the pixels being sorted.
+#: The band's frames plus the per-task copies of the pixels being ordered.
 _BAND_OVERHEAD = 1.25
 
 #: A band is split into column pieces of about this size, each a task: several cores
@@ -345,6 +345,12 @@ def percentile(
     afterwards, and a killed run's files by the next run. With a dask.distributed
     client and no ``tmpdir`` (workers may not share a folder), and with
     ``band_bytes=``, bands are read from the frames instead.
+
+    Integer frames: each pixel's two values around ``pct`` are selected without
+    sorting (numba; numpy sorts where numba is missing), then interpolated as
+    ``np.percentile`` does, except that their difference is taken exactly where numpy
+    wraps it around in the frames' dtype (signed values further apart than the dtype
+    holds). The median (``pct`` 50) is ``np.median``'s.
     """
     if not isinstance(pct, numbers.Real) or isinstance(pct, bool) or not 0 <= pct <= 100:
         raise OptionError(f"the percentile must be a number from 0 to 100, not {pct!r}")
@@ -427,12 +433,101 @@ def _percentile_of_pieces(pieces: list[Any], pct: float) -> np.ndarray:
     if pieces[0].dtype.kind == "b":  # numpy's percentile cannot interpolate bools
         pieces = [p.view(np.uint8) for p in pieces]
     if pieces[0].dtype.kind in "iu":
-        return _integer_percentile(_by_pixel(pieces), pct).astype(np.float32)
+        return _integer_percentile_of_frames(pieces, pct).astype(np.float32)
     # The stacked array is our own copy, so the percentile may partition it in place.
     stacked = np.concatenate(pieces, axis=0)
     if pct == 50:  # numpy's median (the mean of the middle two), bit for bit, float16 too
         return np.median(stacked, axis=0, overwrite_input=True).astype(np.float32)
     return np.percentile(stacked, pct, axis=0, overwrite_input=True).astype(np.float32)
+
+
+def _integer_percentile_of_frames(pieces: list[np.ndarray], pct: float) -> np.ndarray:
+    """The ``pct`` percentile (float64) over the frames of integer ``pieces`` (consecutive
+    runs of frames, ``(frames, rows, cols)`` each), as :func:`_interpolated` defines it.
+
+    With numba, each pixel's two order statistics are selected from the frames as they
+    lie (:mod:`lazyims._select_kernel`: no sort, no pixel-major copy); without it, the
+    values are copied pixel-major and ordered by numpy (:func:`_integer_percentile`).
+    """
+    kernel = _select_kernel()
+    if kernel is None:
+        return _integer_percentile(_by_pixel(pieces), pct)
+    frames = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=0)
+    lo, hi, t = _ranks(frames.shape[0], pct)
+    below, above = _selected(kernel, frames, lo, hi)
+    return _interpolated(below, above, pct, t)
+
+
+def _select_kernel() -> Any:
+    """The compiled selection (:func:`lazyims._select_kernel.select_pair`), or None
+    without numba (then numpy sorts)."""
+    try:
+        from ._select_kernel import select_pair
+    except ImportError:
+        return None
+    return select_pair
+
+
+def _ranks(n: int, pct: float) -> tuple[int, int, float]:
+    """numpy's linear method: the ``pct`` percentile of ``n`` sorted values lies between
+    the ``lo``-th and the ``hi``-th (from 0), ``t`` of the way from the first."""
+    position = pct / 100.0 * (n - 1)
+    lo = int(np.floor(position))
+    t = position - lo
+    return lo, lo if t == 0 else builtins.min(lo + 1, n - 1), t
+
+
+def _selected(kernel: Any, frames: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``lo``-th and ``hi``-th smallest (``hi`` is ``lo`` or ``lo + 1``) of each pixel's
+    values over the frames of integer ``frames`` (frames, rows, cols), by ``kernel``."""
+    from ._select_kernel import block_width, count_dtype
+
+    n, rows, cols = frames.shape
+    dtype = frames.dtype
+    values = np.ascontiguousarray(frames).reshape(n, rows * cols)
+    if dtype == np.uint64:  # compared as int64 keys in the same order
+        values = values.view(np.int64) ^ np.int64(np.iinfo(np.int64).min)
+    width = block_width(n, values.shape[1], values.itemsize)
+    lows = np.empty(values.shape[1], values.dtype)
+    nexts = np.empty_like(lows) if hi > lo else lows
+    kernel(
+        values,
+        lo,
+        hi > lo,
+        np.iinfo(values.dtype).max,
+        lows,
+        nexts,
+        np.zeros(width, count_dtype(n)),
+        np.empty(width, values.dtype),
+        np.empty(width, values.dtype),
+    )
+    if dtype == np.uint64:
+        lows = (lows ^ np.int64(np.iinfo(np.int64).min)).view(np.uint64)
+        nexts = lows if hi == lo else (nexts ^ np.int64(np.iinfo(np.int64).min)).view(np.uint64)
+    return lows.reshape(rows, cols), nexts.reshape(rows, cols)
+
+
+def _interpolated(below: np.ndarray, above: np.ndarray, pct: float, t: float) -> np.ndarray:
+    """The percentile (float64) between each pixel's two order statistics ``below`` <=
+    ``above`` (integers), ``t`` of the way up, the way numpy computes it.
+
+    The median (``pct`` 50) is ``np.median``'s: the mean of the middle two values. Other
+    percentiles are ``np.percentile``'s linear interpolation, from the nearer end. The
+    difference ``above - below`` is taken exactly, where numpy takes it in the frames'
+    dtype: for signed integers whose values lie further apart than the dtype's largest
+    value (e.g. -100 and 100 in int8), numpy's difference wraps around and its percentile
+    is wrong; lazyims' is the true one, as ``np.median``'s is.
+    """
+    low = below.astype(np.float64)
+    if pct == 50:
+        return (low + above.astype(np.float64)) / 2
+    if below.dtype.itemsize < 8:
+        step = (above.astype(np.int64) - below.astype(np.int64)).astype(np.float64)
+    else:  # exact modulo 2**64, and the true difference lies in [0, 2**64)
+        step = (above.view(np.uint64) - below.view(np.uint64)).astype(np.float64)
+    if t < 0.5:
+        return low + step * t
+    return above.astype(np.float64) - step * (1 - t)
 
 
 #: Frames copied at a time into pixel-major order (see :func:`_by_pixel`).
@@ -461,26 +556,17 @@ def _by_pixel(pieces: list[np.ndarray]) -> np.ndarray:
 
 
 def _integer_percentile(by_pixel: np.ndarray, pct: float) -> np.ndarray:
-    """``np.percentile(frames, pct, axis=0)`` (linear) of integer frames given as
-    ``by_pixel`` = (rows, cols, frames), each pixel's values contiguous; sorts in place.
+    """The ``pct`` percentile (float64, as :func:`_interpolated`) of integer frames given
+    as ``by_pixel`` = (rows, cols, frames), each pixel's values contiguous; sorts in place.
 
-    numpy partitions along the frame axis, striding through memory; here each
-    pixel's values are sorted (or partitioned) where they lie, by whichever of numpy's
-    ways is fastest on this machine (:func:`_ordering`), then interpolated exactly as
-    numpy does, in float64.
+    The way without numba: numpy partitions along the frame axis, striding through
+    memory; here each pixel's values are sorted (or partitioned) where they lie, by
+    whichever of numpy's ways is fastest on this machine (:func:`_ordering`).
     """
-    n = by_pixel.shape[-1]
-    position = pct / 100.0 * (n - 1)
-    lo = int(np.floor(position))
-    hi = builtins.min(lo + 1, n - 1)
-    t = position - lo
+    lo, hi, t = _ranks(by_pixel.shape[-1], pct)
     kth = sorted({lo, hi})
     _order_in_place(by_pixel, _ordering(by_pixel, kth), kth)
-    below = by_pixel[..., lo].astype(np.float64)
-    above = by_pixel[..., hi].astype(np.float64)
-    step = above - below
-    # numpy's linear interpolation, from the nearer end for accuracy
-    return below + step * t if t < 0.5 else above - step * (1 - t)
+    return _interpolated(by_pixel[..., lo], by_pixel[..., hi], pct, t)
 
 
 #: How each pixel's values are put in order: numpy's default sort (vectorised by
