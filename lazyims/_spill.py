@@ -35,7 +35,7 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from .errors import WriteError
+from .errors import ProcessingError, WriteError
 
 #: Bytes of one band of rows across all frames (a band task holds this and a copy).
 SPILL_BAND_BYTES = 64 * 2**20
@@ -99,14 +99,19 @@ def spilled_percentile(
     token = tokenize(frames, pct, str(spill))
     name = f"lazyims-spilled-percentile-{token}"
     starts = np.cumsum((0,) + frames.chunks[0][:-1])
-    dsk: dict = {}
+    # Each run of the graph spills into a folder of its own, made by a task: dask may run
+    # a copy of this graph under other keys in the same compute (an array and a delayed
+    # function of it, say), and two copies writing and deleting one set of band files
+    # would read each other's half-written bands.
+    run = (f"{name}-folder",)
+    dsk: dict = {run: (_run_folder, str(spill))}
     writes = []
     for i, start in enumerate(starts):
         key = (f"{name}-spill", i)
-        dsk[key] = (_spill_chunk, (frames.name, i, 0, 0), int(start), str(spill), bands, n)
+        dsk[key] = (_spill_chunk, (frames.name, i, 0, 0), int(start), run, bands, n)
         writes.append(key)
     barrier = (f"{name}-spilled",)
-    dsk[barrier] = (_all_spilled, writes, str(spill))
+    dsk[barrier] = (_all_spilled, writes)
     for b, (r0, r1) in enumerate(bands):
         dsk[(name, b, 0)] = (
             _band_percentile,
@@ -129,8 +134,16 @@ def _band_file(spill: str, band: int) -> str:
     return os.path.join(spill, f"band{band:05d}.bin")
 
 
-def _spill_chunk(block: Any, first: int, spill: str, bands: list, n: int) -> int:
-    """Write the rows of each band of frames ``first:first + len(block)`` to the band files."""
+def _run_folder(spill: str) -> str:
+    """A new folder inside ``spill`` for one run of a spilled percentile's graph."""
+    folder = os.path.join(spill, f"run-{uuid.uuid4().hex}")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def _spill_chunk(block: Any, first: int, spill: str, bands: list, n: int) -> str:
+    """Write the rows of each band of frames ``first:first + len(block)`` to the band files
+    in the run's folder ``spill``; gives that folder."""
     block = np.asarray(block.todense() if hasattr(block, "todense") else block)
     os.makedirs(spill, exist_ok=True)
     for b, (r0, r1) in enumerate(bands):
@@ -155,7 +168,7 @@ def _spill_chunk(block: Any, first: int, spill: str, bands: list, n: int) -> int
                 f"({exc.strerror or exc}); give tmpdir= a folder with room for the frames",
                 path,
             ) from None
-    return len(block)
+    return spill
 
 
 _PWRITEV = hasattr(os, "pwritev")
@@ -180,8 +193,14 @@ def _write_all(fd: int, buffers: list[memoryview], offset: int) -> None:
             buffers = [buffers[0][written:], *buffers[1:]]
 
 
-def _all_spilled(counts: list[int], spill: str) -> str:
-    return spill
+def _all_spilled(folders: list[str]) -> str:
+    """The run's folder, once every chunk is spilled into it."""
+    if len(set(folders)) != 1:  # a lost folder task made again after some chunks were written
+        raise ProcessingError(
+            "the out-of-core median/percentile lost its spill folder while it ran "
+            "(a worker died); compute it again"
+        )
+    return folders[0]
 
 
 def _band_percentile(
@@ -205,7 +224,8 @@ def _band_percentile(
         try:
             if not any(os.scandir(spill)):
                 shutil.rmtree(spill, ignore_errors=True)
-        except FileNotFoundError:  # another band's task, in another thread, removed it first
+                os.rmdir(os.path.dirname(spill))  # the spill folder, when no other run uses it
+        except OSError:  # another band's task removed it first, or another run is in it
             pass
         result = percentile_of(values.reshape(shape), pct)
         del values

@@ -79,7 +79,7 @@ def test_spill_files_go_after_an_error(tmp_path, small_bands):
     frames = np.arange(6 * 4 * 4, dtype=np.uint16).reshape(6, 4, 4)
 
     def fail(block):
-        if list(tmp_path.glob("lazyims-spill-*/band*")):  # a chunk was spilled already
+        if list(tmp_path.glob("lazyims-spill-*/run-*/band*")):  # a chunk was spilled already
             raise RuntimeError("a bad chunk")
         return block
 
@@ -111,7 +111,7 @@ def test_a_killed_runs_spill_files_are_removed_by_the_next_run(tmp_path, small_b
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 120
-        while not list(tmp_path.glob("lazyims-spill-*/band*")):
+        while not list(tmp_path.glob("lazyims-spill-*/run-*/band*")):
             assert proc.poll() is None and time.monotonic() < deadline, "no spill files appeared"
             time.sleep(0.1)
     finally:
@@ -207,3 +207,14 @@ def test_short_writes_of_spill_files_are_continued(tmp_path, monkeypatch):
     data = path.read_bytes()
     assert data[:6] == b"\0" * 6
     np.testing.assert_array_equal(np.frombuffer(data[6:], np.uint16), np.concatenate(parts))
+
+
+def test_a_spilled_median_computed_beside_a_function_of_it(tmp_path, small_bands):
+    # dask runs a second copy of the graph, under other keys, for the delayed function:
+    # each copy spills into a folder of its own (they used to delete each other's bands).
+    frames = np.random.default_rng(3).integers(0, 500, (12, 9, 6)).astype("uint16")
+    median = scan(tmp_path / "scan.h5", frames).median(tmpdir=tmp_path / "spill")
+    result, total = dask.compute(median, dask.delayed(np.sum)(median))
+    np.testing.assert_array_equal(result, np.median(frames, axis=0))
+    assert total == np.median(frames, axis=0).sum()
+    assert not any((tmp_path / "spill").iterdir())
