@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import FrameIndexError, LazyImsError
-from ..formats.framecache._common import _summed_duplicates, stored_pixels
 from ..series import ImageSeries, is_sparse_array
 
 #: Default bound of one series' cache of decoded frames, in bytes.
@@ -241,21 +240,9 @@ def _read_block(lazy: Any, index: int, per: int) -> dict[int, SparseFrame] | Non
     frame = frames[index]
     start = max(frame - frame % per, frames.start)
     stop = min(start + per, frames.stop)
-    which, row, col, data = stored_pixels(
-        reader.read_stored(start, stop),
-        reader.frame_shape,
-        np.dtype(reader.dtype),
-        rows,
-        cols,
-        reader.path,
-        start,
-    )
+    which, linear, data = reader.summed_pixels(start, stop, rows, cols)
     shape = (rows.stop - rows.start, cols.stop - cols.start)
-    size = shape[0] * shape[1]
-    linear = row * shape[1] + col
-    which, summed, data = _summed_duplicates(which, linear, data, size)
-    if summed is not linear:  # sorted (and repeats summed): rows and columns anew
-        row, col = np.divmod(summed, shape[1])
+    row, col = np.divmod(linear, shape[1])
     bounds = np.searchsorted(which, np.arange(stop - start + 1))
     first = start - frames.start
     # Copies, not views: the cache drops frames one by one, and a view would keep the

@@ -414,37 +414,13 @@ class StoredPixelsReader:
             frames, self.frame_shape, np.dtype(self.dtype), rows, cols, self.path, start
         )
 
-    def read_frame_pixels(
-        self, index: int, rows: slice, cols: slice
+    def summed_pixels(
+        self, start: int, stop: int, rows: slice, cols: slice
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Row, column and value of frame ``index``'s stored pixels inside ``rows`` x
-        ``cols`` (relative to the region), sorted, repeats summed; no sparse array built.
-
-        The HEXRD layer's window reads go through here: building a ``sparse.COO`` per
-        frame would cost more than reading the frame's members.
-        """
-        _, row, col, data = stored_pixels(
-            self.read_stored(index, index + 1),
-            self.frame_shape,
-            np.dtype(self.dtype),
-            rows,
-            cols,
-            self.path,
-            index,
-        )
-        ncols = cols.stop - cols.start
-        size = (rows.stop - rows.start) * ncols
-        linear = row * ncols + col
-        _, summed, data = _summed_duplicates(
-            np.zeros(len(row), np.intp), linear, data, size, self.path
-        )
-        if summed is not linear:  # sorted (and repeats summed): rows and columns anew
-            row, col = np.divmod(summed, ncols)
-        return row, col, data
-
-    def read_dense(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
-        """Frames ``start:stop`` of the region as one dense array, scattered straight from
-        their stored pixels (no sparse block built; zeros left to the allocator)."""
+        """Frames ``start:stop``'s stored pixels inside ``rows`` x ``cols``: ``(frame,
+        linear, data)``, frame relative to ``start``, linear index ``row * ncols + col``
+        relative to the region, sorted by frame then pixel, repeats within a frame summed
+        (an error naming the file when their sum does not fit the dtype)."""
         frame, row, col, data = stored_pixels(
             self.read_stored(start, stop),
             self.frame_shape,
@@ -454,9 +430,28 @@ class StoredPixelsReader:
             self.path,
             start,
         )
+        ncols = cols.stop - cols.start
+        size = (rows.stop - rows.start) * ncols
+        return _summed_duplicates(frame, row * ncols + col, data, size, self.path)
+
+    def read_frame_pixels(
+        self, index: int, rows: slice, cols: slice
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row, column and value of frame ``index``'s stored pixels inside ``rows`` x
+        ``cols`` (relative to the region), sorted, repeats summed; no sparse array built.
+
+        The HEXRD layer's window reads go through here: building a ``sparse.COO`` per
+        frame would cost more than reading the frame's members.
+        """
+        _, linear, data = self.summed_pixels(index, index + 1, rows, cols)
+        row, col = np.divmod(linear, cols.stop - cols.start)
+        return row, col, data
+
+    def read_dense(self, start: int, stop: int, rows: slice, cols: slice) -> np.ndarray:
+        """Frames ``start:stop`` of the region as one dense array, scattered straight from
+        their stored pixels (no sparse block built; zeros left to the allocator)."""
+        frame, linear, data = self.summed_pixels(start, stop, rows, cols)
         shape = (stop - start, rows.stop - rows.start, cols.stop - cols.start)
-        size = shape[1] * shape[2]
-        frame, linear, data = _summed_duplicates(frame, row * shape[2] + col, data, size)
         out = np.zeros(shape, dtype=np.dtype(self.dtype))
         out.reshape(len(out), -1)[frame, linear] = data
         return out
@@ -481,16 +476,7 @@ class StoredPixelsReader:
         linears, values = [], []
         for start, stop in runs:
             for a, b in _pieces_of_bytes(sizes[start:stop], STORED_VALUES_READ_BYTES):
-                frame, row, col, data = stored_pixels(
-                    self.read_stored(start + a, start + b),
-                    self.frame_shape,
-                    dtype,
-                    rows,
-                    cols,
-                    self.path,
-                    start + a,
-                )
-                _, linear, data = _summed_duplicates(frame, row * ncols + col, data, size)
+                _, linear, data = self.summed_pixels(start + a, start + b, rows, cols)
                 linears.append(linear)
                 values.append(data)
         linear = np.concatenate(linears) if linears else np.zeros(0, np.intp)
