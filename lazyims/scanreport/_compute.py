@@ -209,9 +209,7 @@ def _dark(series: ImageSeries, nframes: int) -> Any:
         first = series[: min(nframes, series.nframes)]
         blocks = list(first.to_dask(sparse=None).to_delayed().ravel())
         return dask.delayed(sparse_median, pure=True)(blocks, first.frame_shape, first.dtype)
-    # A delayed value, not the array: computed beside a delayed copy of itself, the
-    # spilled median's band files were read back (and removed) by one copy while the
-    # other was still writing them.
+    # One delayed image, not an array of bands: the main pass takes the dark whole.
     return dask.delayed(np.asarray, pure=True)(stats.median(series, nframes=nframes))
 
 
