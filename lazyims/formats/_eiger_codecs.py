@@ -162,8 +162,15 @@ def _lz4(blob: bytes, expected: int | None) -> np.ndarray:
     total, _ = _header(blob, expected)
     out = np.empty(total, np.uint8)
     if total:
-        imagecodecs.lz4h5_decode(blob, out=out)
+        _check_length(imagecodecs.lz4h5_decode(blob, out=out), total)
     return out
+
+
+def _check_length(decoded: Any, total: int) -> None:
+    """The HDF5-LZ4 framing decoder fills what the blocks hold and says how much: less
+    than the header declares (blocks of zeros, say) is damage, not a frame to return."""
+    if len(decoded) != total:
+        raise _Damaged(f"its blocks hold {len(decoded)} bytes, its header declares {total}")
 
 
 def _bitshuffled(blob: bytes, itemsize: int, expected: int | None, zstd: bool) -> np.ndarray:
@@ -188,7 +195,7 @@ def _bitshuffled(blob: bytes, itemsize: int, expected: int | None, zstd: bool) -
     elif body:
         # (without the tail, the blocks are in the HDF5-LZ4 framing exactly)
         framed = blob if not tail else _HEADER.pack(body, block_bytes) + blob[12:end]
-        imagecodecs.lz4h5_decode(framed, out=shuffled)
+        _check_length(imagecodecs.lz4h5_decode(framed, out=shuffled), body)
     out = np.empty(total, np.uint8)
     if body:
         # (a memoryview: given a numpy array, imagecodecs takes the element size from its

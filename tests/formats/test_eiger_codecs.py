@@ -127,6 +127,16 @@ def test_damaged_blobs_are_errors_naming_the_file(decoder, damage):
     assert "/x.h5" in str(info.value)
 
 
+@pytest.mark.parametrize("compression", ["lz4", "bslz4"])
+def test_blocks_of_zeros_are_an_error_not_a_short_frame(decoder, compression):
+    # Every block's length 0: the framing decoder fills nothing and says so.
+    frame = np.random.default_rng(4).poisson(3, (64, 64)).astype(np.uint16)
+    blob = encode(frame, compression)
+    blob = blob[:12] + bytes(len(blob) - 12)
+    with pytest.raises(FileContentError, match="frame 0"):
+        decode(blob, compression, frame)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc")
 def test_decoding_starts_no_threads_of_its_own():
     # Only dask's threads decode in parallel: the decoder must not run a pool (OpenMP...)
