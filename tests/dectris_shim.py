@@ -44,6 +44,10 @@ def install() -> bool:
 
     Returns True when the stand-in was registered.
     """
+    # lazyims looks for DECTRIS' decoder once, at import: it decides before the stand-in
+    # exists, so it decodes with imagecodecs (as users without the extra do), not with this.
+    import lazyims.formats._eiger_codecs  # noqa: F401
+
     if "dectris.compression" in sys.modules:
         return False
     try:
