@@ -453,6 +453,8 @@ def _integer_percentile_of_frames(pieces: list[np.ndarray], pct: float) -> np.nd
     if kernel is None:
         return _integer_percentile(_by_pixel(pieces), pct)
     frames = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=0)
+    if not frames.dtype.isnative:  # the compiled kernel takes the machine's byte order
+        frames = frames.astype(frames.dtype.newbyteorder("="))
     lo, hi, t = _ranks(frames.shape[0], pct)
     below, above = _selected(kernel, frames, lo, hi)
     return _interpolated(below, above, pct, t)
