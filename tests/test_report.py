@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+import dask.array as da
 import h5py
 import numpy as np
 import pytest
@@ -15,7 +16,6 @@ import lazyims
 from lazyims.cli import main
 from lazyims.scanreport import compute_report
 from lazyims.scanreport._bins import histogram_edges
-from lazyims.scanreport._partials import sparse_median
 
 pytest.importorskip("matplotlib")
 
@@ -157,15 +157,15 @@ def test_signed_data_odd_thresholds_dense_and_sparse(threshold, sparse_chunks):
     assert found.histogram_edges[32768] == 0
 
 
-def test_sparse_median_is_numpy_s_for_any_sign():
+def test_the_dark_of_sparse_chunks_is_numpy_s_median_for_any_sign():
     sparse = pytest.importorskip("sparse")
     rng = np.random.default_rng(3)
     for n in (1, 2, 5, 6):
         dense = rng.integers(-5, 6, size=(n, 7, 9)).astype(np.int16)
         dense[rng.random(dense.shape) < 0.5] = 0
-        blocks = [sparse.COO.from_numpy(dense[:2]), sparse.COO.from_numpy(dense[2:])]
-        got = sparse_median(blocks, (7, 9), np.dtype(np.int16))
-        np.testing.assert_array_equal(got, np.median(dense, axis=0).astype(np.float32))
+        chunks = da.from_array(dense, chunks=(2, 7, 9)).map_blocks(sparse.COO.from_numpy)
+        found = compute_report(lazyims.open(chunks), 1, dark_frames=n)
+        np.testing.assert_array_equal(found.dark, np.median(dense, axis=0).astype(np.float32))
 
 
 def test_constant_frames_float_data_and_nan():

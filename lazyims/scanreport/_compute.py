@@ -27,7 +27,7 @@ from .. import _progress, stats
 from ..errors import OptionError, ProcessingError
 from ..series import ImageSeries
 from ._bins import exact_histogram, histogram_edges
-from ._partials import _Partial, chunk_partial, fold_partials, sparse_median
+from ._partials import _Partial, chunk_partial, fold_partials
 
 #: Frames of the dark (median over frames) by default.
 DARK_FRAMES = 100
@@ -203,12 +203,8 @@ def threshold_from_dark(dark: Any, frame: Any, dtype: np.dtype) -> tuple[float, 
 
 
 def _dark(series: ImageSeries, nframes: int) -> Any:
-    """The median of the first ``nframes`` frames, as a delayed numpy image: lazyims'
-    out-of-core median, or for sparse chunks :func:`sparse_median` of the stored pixels."""
-    if series.is_sparse:
-        first = series[: min(nframes, series.nframes)]
-        blocks = list(first.to_dask(sparse=None).to_delayed().ravel())
-        return dask.delayed(sparse_median, pure=True)(blocks, first.frame_shape, first.dtype)
+    """The median of the first ``nframes`` frames, as a delayed numpy image: lazyims' own
+    median (from the stored pixels for a frame-cache, out of core for other series)."""
     # One delayed image, not an array of bands: the main pass takes the dark whole.
     return dask.delayed(np.asarray, pure=True)(stats.median(series, nframes=nframes))
 

@@ -249,36 +249,3 @@ def fold_partials(*parts: _Partial) -> _Partial:
         histogram += part.histogram
     frames = [item for part in parts for item in part.frames]
     return _Partial(frames, pixels, histogram, sum(p.nan for p in parts))
-
-
-def sparse_median(blocks: list[Any], shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
-    """The median over frames of sparse.COO ``blocks`` (frames, rows, cols), as float32,
-    from their stored pixels (pixels not stored are 0), equal to :func:`numpy.median`.
-
-    A pixel stored in fewer than half of the frames has a median of 0 (the zeros hold
-    both middle places); only the others' values are gathered, as dense rows."""
-    linear, frame, values, offset = [], [], [], 0
-    for block in blocks:
-        if getattr(block, "has_duplicates", False):
-            block.sum_duplicates()
-        f, r, c = (k.astype(np.intp, copy=False) for k in block.coords)
-        linear.append(r * shape[1] + c)
-        frame.append(f + offset)
-        values.append(np.asarray(block.data))
-        offset += block.shape[0]
-    n = offset
-    npix = shape[0] * shape[1]
-    out = np.zeros(npix, np.float32)
-    if not linear:
-        return out.reshape(shape)
-    linear, frame, values = (np.concatenate(a) for a in (linear, frame, values))
-    stored = np.bincount(linear, minlength=npix)
-    wanted = np.flatnonzero(2 * stored >= n - 1)
-    if wanted.size:
-        slot = np.full(npix, -1, np.intp)
-        slot[wanted] = np.arange(wanted.size)
-        keep = slot[linear] >= 0
-        table = np.zeros((wanted.size, n), dtype=np.dtype(dtype))
-        table[slot[linear[keep]], frame[keep]] = values[keep]
-        out[wanted] = np.median(table, axis=1).astype(np.float32)
-    return out.reshape(shape)
